@@ -1,0 +1,139 @@
+"""Settings: flags > ITARCH_* environment > [tool.itarch] in the target's pyproject.toml > defaults."""
+
+from __future__ import annotations
+
+import warnings
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the setting."""
+
+
+class Price(BaseModel):
+    """US dollars per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal
+    cache_read: Decimal
+
+
+# Published list prices per million tokens; override with [tool.itarch.prices."model-id"].
+DEFAULT_PRICES: dict[str, Price] = {
+    "opus": Price(input=Decimal(5), output=Decimal(25), cache_write=Decimal("6.25"), cache_read=Decimal("0.50")),
+    "sonnet": Price(input=Decimal(3), output=Decimal(15), cache_write=Decimal("3.75"), cache_read=Decimal("0.30")),
+    "haiku": Price(input=Decimal(1), output=Decimal(5), cache_write=Decimal("1.25"), cache_read=Decimal("0.10")),
+}
+
+
+class Budget(BaseModel):
+    iterations: int = Field(default=6, ge=1, description="model turns that propose tests")
+    tokens: int = Field(default=400_000, ge=1)
+    dollars: Decimal = Field(default=Decimal("2.00"), ge=0)
+    wall_seconds: float = Field(default=900.0, gt=0)
+
+
+class SandboxSettings(BaseModel):
+    isolation: str = Field(default="auto", description="auto|bwrap|unshare|process")
+    test_timeout: float = Field(default=60.0, gt=0, description="per test, seconds")
+    run_timeout: float = Field(default=600.0, gt=0, description="per pytest run, seconds")
+    memory_mb: int = Field(default=4096, ge=128)
+    cpu_seconds: int = Field(default=900, ge=1)
+    file_size_mb: int = Field(default=512, ge=1)
+    max_processes: int = Field(default=256, ge=8)
+
+
+class HookSettings(BaseModel):
+    mode: str = "check"
+    wall_seconds: float = 300.0
+    dollars: Decimal = Decimal("0.50")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ITARCH_",
+        env_nested_delimiter="__",
+        pyproject_toml_table_header=("tool", "itarch"),
+        extra="forbid",
+    )
+
+    model: str | None = None
+    python: str | None = None
+    tests_root: str | None = None
+    max_tokens: int = 16_000
+    context_tokens: int = 60_000
+    reruns: int = 5
+    mutation: bool = True
+    budget: Budget = Field(default_factory=Budget)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    hook: HookSettings = Field(default_factory=HookSettings)
+    prices: dict[str, Price] = Field(default_factory=dict)
+    api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = _PYPROJECT.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml is not None:
+            sources.append(PyprojectTomlConfigSettingsSource(settings_cls, toml))
+        return tuple(sources)
+
+    def price_for(self, model: str) -> Price:
+        """The configured price for a model id, else the list price of its family (Sonnet if unknown)."""
+        if model in self.prices:
+            return self.prices[model]
+        for family, price in DEFAULT_PRICES.items():
+            if family in model:
+                return price
+        return DEFAULT_PRICES["sonnet"]
+
+
+class _PyprojectPath:
+    """Which pyproject.toml the settings read; set per load (settings sources take no arguments)."""
+
+    path: Path | None = None
+
+    def get(self) -> Path | None:
+        return self.path
+
+
+_PYPROJECT = _PyprojectPath()
+
+
+def load_settings(repo: Path, **overrides: Any) -> Settings:
+    """Load settings for a target repository; `overrides` are the command-line flags that were given."""
+    pyproject = repo / "pyproject.toml"
+    _PYPROJECT.path = pyproject if pyproject.is_file() else None
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        with warnings.catch_warnings():
+            # pydantic-settings warns that the table header is unused when there is no pyproject.
+            warnings.simplefilter("ignore", UserWarning)
+            return Settings(**flags)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"bad setting {where!r}: {first['msg']}") from None
+    except Exception as exc:  # malformed TOML and the like
+        raise ConfigError(f"cannot read configuration ({pyproject}): {exc}") from None
+    finally:
+        _PYPROJECT.path = None
