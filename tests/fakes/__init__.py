@@ -1,0 +1,1 @@
+"""Stand-ins for the services itarch talks to, running on loopback only."""
