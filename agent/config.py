@@ -1,4 +1,4 @@
-"""Settings: flags > ITARCH_* environment > [tool.itarch] in the target's pyproject.toml > defaults."""
+"""Settings: flags > ITARCH_* environment > [tool.itarch] in the target's pyproject > defaults."""
 
 from __future__ import annotations
 
@@ -31,9 +31,21 @@ class Price(BaseModel):
 
 # Published list prices per million tokens; override with [tool.itarch.prices."model-id"].
 DEFAULT_PRICES: dict[str, Price] = {
-    "opus": Price(input=Decimal(5), output=Decimal(25), cache_write=Decimal("6.25"), cache_read=Decimal("0.50")),
-    "sonnet": Price(input=Decimal(3), output=Decimal(15), cache_write=Decimal("3.75"), cache_read=Decimal("0.30")),
-    "haiku": Price(input=Decimal(1), output=Decimal(5), cache_write=Decimal("1.25"), cache_read=Decimal("0.10")),
+    "opus": Price(
+        input=Decimal(5),
+        output=Decimal(25),
+        cache_write=Decimal("6.25"),
+        cache_read=Decimal("0.50"),
+    ),
+    "sonnet": Price(
+        input=Decimal(3),
+        output=Decimal(15),
+        cache_write=Decimal("3.75"),
+        cache_read=Decimal("0.30"),
+    ),
+    "haiku": Price(
+        input=Decimal(1), output=Decimal(5), cache_write=Decimal("1.25"), cache_read=Decimal("0.10")
+    ),
 }
 
 
@@ -58,6 +70,8 @@ class HookSettings(BaseModel):
     mode: str = "check"
     wall_seconds: float = 300.0
     dollars: Decimal = Decimal("0.50")
+    # Globs or folders the pre-push hook watches (e.g. ["src/"]); empty = every Python file.
+    paths: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -98,7 +112,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def price_for(self, model: str) -> Price:
-        """The configured price for a model id, else the list price of its family (Sonnet if unknown)."""
+        """The configured price of a model id, else its family's list price (Sonnet if unknown)."""
         if model in self.prices:
             return self.prices[model]
         for family, price in DEFAULT_PRICES.items():
@@ -120,7 +134,7 @@ _PYPROJECT = _PyprojectPath()
 
 
 def load_settings(repo: Path, **overrides: Any) -> Settings:
-    """Load settings for a target repository; `overrides` are the command-line flags that were given."""
+    """Settings for a target repository; `overrides` are the command-line flags given."""
     pyproject = repo / "pyproject.toml"
     _PYPROJECT.path = pyproject if pyproject.is_file() else None
     flags = {k: v for k, v in overrides.items() if v is not None}

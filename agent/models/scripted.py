@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from agent.models.base import ModelError
 from agent.schema import ModelResponse, Usage
@@ -19,20 +19,27 @@ _ids = itertools.count(1)
 
 def tool_use(name: str, input: dict[str, Any], id: str | None = None) -> dict[str, Any]:
     """A tool_use content block."""
-    return {"type": "tool_use", "id": id or f"toolu_scripted_{next(_ids)}", "name": name, "input": input}
+    return {
+        "type": "tool_use",
+        "id": id or f"toolu_scripted_{next(_ids)}",
+        "name": name,
+        "input": input,
+    }
 
 
 def text(value: str) -> dict[str, Any]:
     return {"type": "text", "text": value}
 
 
-def as_response(turn: Turn, source: str) -> ModelResponse:
+def as_response(turn: Turn, source: Literal["scripted", "function"]) -> ModelResponse:
     """Normalise a scripted turn: a ModelResponse, one content block, or a list of blocks."""
     if isinstance(turn, ModelResponse):
         return turn.model_copy(update={"source": source})
     blocks = [turn] if isinstance(turn, dict) else list(turn)  # type: ignore[arg-type]
     stop = "tool_use" if any(b.get("type") == "tool_use" for b in blocks) else "end_turn"
-    return ModelResponse(content=blocks, stop_reason=stop, usage=Usage(), model=source, source=source)  # type: ignore[arg-type]
+    return ModelResponse(
+        content=blocks, stop_reason=stop, usage=Usage(), model=source, source=source
+    )
 
 
 class ScriptedModel:
@@ -51,7 +58,8 @@ class ScriptedModel:
         tools: list[dict[str, Any]],
         max_tokens: int,
     ) -> ModelResponse:
-        self.requests.append({"system": system, "messages": messages, "tools": tools})
+        # A copy: the loop keeps appending to the same conversation list.
+        self.requests.append({"system": system, "messages": list(messages), "tools": tools})
         if not self._turns:
             raise ModelError("scripted model has no more turns")
         turn = self._turns.pop(0)
@@ -64,7 +72,9 @@ class FunctionModel:
     """Answers with `fn(messages, tools)`, so a test can react to what the harness sent back."""
 
     def __init__(
-        self, fn: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Turn], name: str = "function"
+        self,
+        fn: Callable[[list[dict[str, Any]], list[dict[str, Any]]], Turn],
+        name: str = "function",
     ) -> None:
         self.name = name
         self._fn = fn
@@ -78,7 +88,8 @@ class FunctionModel:
         tools: list[dict[str, Any]],
         max_tokens: int,
     ) -> ModelResponse:
-        self.requests.append({"system": system, "messages": messages, "tools": tools})
+        # A copy: the loop keeps appending to the same conversation list.
+        self.requests.append({"system": system, "messages": list(messages), "tools": tools})
         turn = self._fn(messages, tools)
         if isinstance(turn, BaseException):
             raise turn

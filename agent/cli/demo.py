@@ -1,0 +1,57 @@
+"""`itarch demo`: the whole loop on the bundled example shop, with a scripted model and no key."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import console, emit_json, err_console, user_errors
+from agent.config import load_settings
+from agent.demo_script import demo_turns
+from agent.examples import build_shop_repo
+from agent.models.scripted import ScriptedModel
+from agent.pipeline import generate
+from agent.report import print_report, to_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    keep: Path | None = typer.Option(
+        None, "--keep", help="Build the example repo here and keep it."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
+) -> None:
+    """Run itarch on examples/shop with a scripted model (no API key; not Claude's output)."""
+    with user_errors(), tempfile.TemporaryDirectory(prefix="itarch-demo-") as tmp:
+        dest = keep or Path(tmp) / "shop"
+        shop = build_shop_repo(dest)
+        if not as_json:
+            console.print(
+                "[bold]itarch demo[/bold]: examples/shop built as a git repo at "
+                f"{shop.path}; diff {shop.base[:8]}..{shop.head[:8]}.\n"
+                "[bold yellow]The model is SCRIPTED: its turns are canned, not written by "
+                "Claude.[/bold yellow] Everything else — context, sandbox, pytest, gates — is real."
+            )
+        settings = load_settings(shop.path, python=sys.executable)
+        with err_console.status("starting") as status:
+            report = generate(
+                shop.path,
+                settings=settings,
+                model=ScriptedModel(demo_turns()),
+                base=shop.base,
+                write=True,
+                on_progress=lambda text: status.update(text),
+            )
+        if as_json:
+            emit_json(to_json(report))
+            return
+        print_report(console, report)
+        for accepted in report.accepted:
+            console.rule(accepted.path)
+            console.print(accepted.content, markup=False)

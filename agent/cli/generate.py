@@ -1,0 +1,78 @@
+"""`itarch generate`: from a diff (or modules) to proven integration tests written into the tree."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import typer
+
+from agent.cli.common import (
+    CliError,
+    console,
+    emit_json,
+    err_console,
+    globals_of,
+    settings_for,
+    user_errors,
+)
+from agent.pipeline import generate as run_generate
+from agent.report import print_report, to_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate)
+
+
+def generate(
+    ctx: typer.Context,
+    base: str | None = typer.Option(None, "--base", help="Git ref the change is measured from."),
+    module: list[str] = typer.Option([], "--module", "-m", help="Module(s) to test (no diff)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Judge and report; write nothing."),
+    patch: Path | None = typer.Option(
+        None, "--patch", help="Write accepted files as a patch, not into the tree."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
+    model: str | None = typer.Option(None, "--model", help="Claude model id."),
+    max_iterations: int | None = typer.Option(None, "--max-iterations", help="Model turns."),
+    max_dollars: Decimal | None = typer.Option(None, "--max-dollars", help="Spend limit in USD."),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue an interrupted run: its id, or 'latest'."
+    ),
+) -> None:
+    """Write integration tests for a change, prove them in the sandbox, keep the ones that hold."""
+    g = globals_of(ctx)
+    with user_errors():
+        if not base and not module and resume is None:
+            raise CliError("say what to test: --base REF (a change) or --module M (modules)")
+        budget = {
+            k: v
+            for k, v in {"iterations": max_iterations, "dollars": max_dollars}.items()
+            if v is not None
+        }
+        settings = settings_for(g, model=model)
+        if budget:
+            settings.budget = settings.budget.model_copy(update=budget)
+        from agent.models.anthropic import create_model  # the SDK takes seconds to import
+
+        llm = create_model(settings)
+        with err_console.status("starting") as status:
+            report = run_generate(
+                g.repo,
+                settings=settings,
+                model=llm,
+                base=base,
+                modules=module or None,
+                write=not dry_run and patch is None,
+                patch=patch,
+                on_progress=lambda text: status.update(text),
+                resume=None if resume is None else ("" if resume == "latest" else resume),
+            )
+    if as_json:
+        emit_json(to_json(report))
+    else:
+        print_report(console, report)
+        if patch is not None:
+            console.print(f"patch written to {patch} (apply with: git apply {patch})")
+    if report.stopped_by == "model_error" and not report.accepted:
+        raise typer.Exit(1)

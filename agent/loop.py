@@ -1,0 +1,206 @@
+"""The agent loop: ask the model, judge what it proposes, return the verdict; repeat.
+
+One conversation in the Anthropic Messages format. A proposal's verdict goes back as the
+`tool_result` of its `propose_tests` call (`is_error` when anything was rejected), so repair
+happens in the same conversation, on the same cached prefix. Every message is journaled before
+the next step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from agent.config import Budget
+from agent.journal import Journal
+from agent.models.base import ContextTooLong, Model, ModelError
+from agent.quality import mark_bugs, verdict_feedback
+from agent.schema import (
+    AcceptedFile,
+    CheckResult,
+    FileVerdict,
+    ProposedFile,
+    StopCause,
+    TestSuiteProposal,
+    Usage,
+)
+from agent.tools import FINISH, PROPOSE, ToolBox
+
+NUDGE = "Use the tools: propose test files with `propose_tests`, or call `finish` if you are done."
+CUT_OFF = (
+    "Your reply was cut off at the output token limit, so nothing in it was run. "
+    "Propose fewer or shorter files at a time."
+)
+
+
+class Judge(Protocol):
+    def check(self, files: list[ProposedFile]) -> CheckResult: ...
+
+
+@dataclass
+class LoopState:
+    """Everything needed to continue a run: rebuilt from the journal on `--resume`."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    accepted: dict[str, AcceptedFile] = field(default_factory=dict)
+    verdicts: dict[str, FileVerdict] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    cost: Decimal = Decimal(0)
+    iterations: int = 0
+    elapsed: float = 0.0  # wall time of earlier attempts of this run
+    stopped_by: StopCause | None = None
+    message: str = ""
+    pending: tuple[list[dict[str, Any]], str] | None = None  # a journaled turn not yet acted on
+    shrunk: bool = False
+
+
+@dataclass
+class Loop:
+    model: Model
+    judge: Judge
+    tools: ToolBox
+    journal: Journal
+    system: str
+    budget: Budget
+    max_tokens: int = 16_000
+    on_progress: Callable[[str], None] | None = None  # the CLI's status line
+    shrink_context: Callable[[], dict[str, Any]] | None = None  # a smaller first context block
+
+    def run(self, state: LoopState) -> LoopState:
+        started = time.monotonic() - state.elapsed
+        if state.pending is not None:  # resumed after the model answered but before we acted
+            content, stop_reason = state.pending
+            state.pending = None
+            self._take_turn(state, content, stop_reason)
+        while state.stopped_by is None:
+            state.elapsed = time.monotonic() - started
+            if cause := self._over_budget(state):
+                state.stopped_by, state.message = cause, f"stopped: the {cause} budget ran out"
+                break
+            self._progress(f"turn {state.iterations + 1}: waiting for the model")
+            try:
+                response = self.model.complete(
+                    system=self.system,
+                    messages=state.messages,
+                    tools=self.tools.specs(),
+                    max_tokens=self.max_tokens,
+                )
+            except ContextTooLong as exc:
+                if self.shrink_context is None or state.shrunk:
+                    state.stopped_by, state.message = "model_error", str(exc)
+                    break
+                state.shrunk = True  # trim the repository context once, then ask again
+                first = state.messages[0]["content"]
+                state.messages[0] = {"role": "user", "content": [self.shrink_context(), *first[1:]]}
+                self.journal.append("context_shrunk", content=state.messages[0]["content"])
+                continue
+            except ModelError as exc:
+                state.stopped_by, state.message = "model_error", str(exc)
+                self.journal.append("model_error", error=str(exc))
+                break
+            state.iterations += 1
+            state.usage += response.usage
+            state.cost += response.cost_usd
+            self.journal.append("response", response=response)
+            self._take_turn(state, response.content, response.stop_reason)
+        state.elapsed = time.monotonic() - started
+        return state
+
+    def _take_turn(self, state: LoopState, content: list[dict[str, Any]], stop_reason: str) -> None:
+        if stop_reason == "refusal":
+            state.stopped_by, state.message = "model_error", "the model declined to continue"
+            return
+        if stop_reason == "max_tokens":
+            # A cut-off tool call has incomplete input: keep only the text, and ask again.
+            content = [b for b in content if b.get("type") == "text"] or [
+                {"type": "text", "text": "(cut off)"}
+            ]
+            self.add(state, "assistant", content)
+            self.add(state, "user", [{"type": "text", "text": CUT_OFF}])
+            return
+        self.add(state, "assistant", content or [{"type": "text", "text": "(empty reply)"}])
+        calls = [b for b in content if b.get("type") == "tool_use"]
+        if not calls:
+            self.add(state, "user", [{"type": "text", "text": NUDGE}])
+            return
+        results, proposals_kept = [], []
+        for call in calls:
+            text, is_error = self._call_tool(state, call)
+            results.append(
+                {"type": "tool_result", "tool_use_id": call["id"], "content": text}
+                | ({"is_error": True} if is_error else {})
+            )
+            if call["name"] == PROPOSE:
+                proposals_kept.append(not is_error)
+        self.add(state, "user", results)
+        all_accepted = bool(proposals_kept) and all(proposals_kept)
+        if any(c["name"] == FINISH for c in calls):
+            state.stopped_by = "finish"
+            finish = next(c for c in calls if c["name"] == FINISH).get("input")
+            state.message = str(finish.get("summary", "")) if isinstance(finish, dict) else ""
+        elif all_accepted:
+            state.stopped_by, state.message = "all_accepted", "every proposed test was kept"
+
+    def _call_tool(self, state: LoopState, call: dict[str, Any]) -> tuple[str, bool]:
+        if call["name"] == FINISH:
+            return "Finished.", False
+        if call["name"] != PROPOSE:
+            self._progress(f"turn {state.iterations}: {call['name']}")
+            return self.tools.dispatch(call["name"], call.get("input"))
+        try:
+            proposal = TestSuiteProposal.model_validate(call.get("input"))
+        except ValidationError as exc:
+            return f"The proposal does not match the schema; fix it and call again:\n{exc}", True
+        files = [_with_bug_marks(f) for f in proposal.files]
+        self._progress(f"turn {state.iterations}: judging {len(files)} file(s) in the sandbox")
+        result = self.judge.check(files)
+        self.journal.append("verdict", result=result)
+        by_path = {f.path: f for f in files}
+        for verdict in result.files:
+            state.verdicts[verdict.path] = verdict
+            if state.accepted.pop(verdict.path, None):
+                self.journal.append("dropped", path=verdict.path)
+            if verdict.accepted and verdict.path in by_path:
+                kept = by_path[verdict.path]
+                accepted = AcceptedFile(path=kept.path, content=kept.content, purpose=kept.purpose)
+                state.accepted[kept.path] = accepted
+                self.journal.append("accepted", file=accepted)
+        kept_all = bool(result.files) and all(f.accepted for f in result.files)
+        return verdict_feedback(result), not kept_all
+
+    def _over_budget(self, state: LoopState) -> StopCause | None:
+        b = self.budget
+        if state.iterations >= b.iterations:
+            return "iterations"
+        if state.usage.total >= b.tokens:
+            return "tokens"
+        if state.cost >= b.dollars:
+            return "dollars"
+        if state.elapsed >= b.wall_seconds:
+            return "wall_time"
+        return None
+
+    def add(self, state: LoopState, role: str, content: list[dict[str, Any]]) -> None:
+        state.messages.append({"role": role, "content": content})
+        self.journal.append("message", role=role, content=content)
+
+    def _progress(self, text: str) -> None:
+        if self.on_progress:
+            self.on_progress(text)
+
+
+def _with_bug_marks(file: ProposedFile) -> ProposedFile:
+    """Tests that document a defect are kept as strict xfails: judged and written with the mark."""
+    bugs = {
+        t.name: t.justification or "documents a defect"
+        for t in file.tests
+        if t.expectation == "bug"
+    }
+    if not bugs:
+        return file
+    return file.model_copy(update={"content": mark_bugs(file.content, bugs)})

@@ -1,0 +1,228 @@
+"""The core's two operations, shared by every entry point (CLI, hook, PR bot, MCP server).
+
+`generate`: context → loop (model, sandbox, gates) → report → accepted new files written.
+`check`: given test files → sandbox → gates → verdicts, no model.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from agent.config import Settings
+from agent.context import RepoTools, build_context, render_context
+from agent.journal import Journal
+from agent.log import get_logger
+from agent.loop import Loop, LoopState
+from agent.models.base import Model
+from agent.prompts import system_prompt
+from agent.quality import Judge
+from agent.resume import run_settings, state_from_journal
+from agent.sandbox import Sandbox, find_python
+from agent.schema import AcceptedFile, CheckResult, Context, ProposedFile, Report
+from agent.tools import ToolBox
+
+log = get_logger(__name__)
+Progress = Callable[[str], None]
+
+
+class UsageError(Exception):
+    """Something the user asked for cannot be done as asked; the message says what to change."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run: the journal has everything; the message says how to resume."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"interrupted; continue with: itarch generate --resume {run_id}")
+        self.run_id = run_id
+
+
+def task_message(ctx: Context) -> str:
+    scope = f"the change from `{ctx.base}` to the working tree" if ctx.base else "these modules"
+    return (
+        f"Write integration tests for {scope}. New files go under `{ctx.conventions.tests_root}/` "
+        "(never over an existing file). Read what you need, then call `propose_tests`; repair "
+        "from the verdicts; call `finish` when the tests are accepted or documented as bugs."
+    )
+
+
+def generate(
+    repo: Path,
+    *,
+    settings: Settings,
+    model: Model,
+    base: str | None = None,
+    head: str = "HEAD",
+    modules: list[str] | None = None,
+    write: bool = True,
+    patch: Path | None = None,
+    on_progress: Progress | None = None,
+    resume: str | None = None,
+) -> Report:
+    """Run the loop and write what it accepted. `resume` ("" = the newest run) continues a run."""
+    started = time.monotonic()
+    state: LoopState | None = None
+    if resume is not None:
+        journal = Journal.open(repo, resume or None)
+        recorded = run_settings(journal)
+        base, head, modules = recorded["base"], recorded.get("head", "HEAD"), recorded["modules"]
+        state = state_from_journal(journal)
+    ctx = _context(repo, settings, base=base, head=head, modules=modules)
+    if base and not ctx.changed:
+        raise UsageError(f"nothing changed between {base} and the working tree")
+    python = find_python(repo, settings.python)
+    if state is None:
+        journal = Journal.create(repo)
+        journal.append("run_started", base=base, head=head, modules=modules, model=model.name)
+    with Sandbox(repo, python, settings.sandbox) as sandbox:
+        judge = Judge(sandbox, settings, context=ctx, tests_root=ctx.conventions.tests_root)
+        loop = Loop(
+            model=model,
+            judge=judge,
+            tools=ToolBox(RepoTools(repo)),
+            journal=journal,
+            system=system_prompt(),
+            budget=settings.budget,
+            max_tokens=settings.max_tokens,
+            on_progress=on_progress,
+            shrink_context=lambda: _context_block(
+                _context(repo, settings, base=base, head=head, modules=modules, shrink=4)
+            ),
+        )
+        if state is None:
+            state = LoopState()
+            loop.add(
+                state, "user", [_context_block(ctx), {"type": "text", "text": task_message(ctx)}]
+            )
+        try:
+            state = loop.run(state)
+        except KeyboardInterrupt:
+            journal.append("interrupted")
+            raise Interrupted(journal.run_id) from None
+        level = sandbox.level
+    report = Report(
+        run_id=journal.run_id,
+        repo=str(repo),
+        base=base,
+        model=model.name,
+        model_source=_source_of(model),
+        isolation=level,
+        iterations=state.iterations,
+        stopped_by=state.stopped_by or "finish",
+        accepted=list(state.accepted.values()),
+        verdicts=list(state.verdicts.values()),
+        usage=state.usage,
+        cost_usd=state.cost,
+        wall_seconds=round(time.monotonic() - started, 2),
+        message=state.message,
+    )
+    if write:
+        for accepted in report.accepted:
+            accepted.written = write_new_file(repo, accepted)
+    if patch is not None:
+        patch.write_text(new_files_patch(report.accepted), encoding="utf-8")
+    journal.append("report", report=report)
+    return report
+
+
+def _context(
+    repo: Path,
+    settings: Settings,
+    *,
+    base: str | None,
+    head: str = "HEAD",
+    modules: list[str] | None = None,
+    shrink: int = 1,
+) -> Context:
+    return build_context(
+        repo,
+        base=base,
+        head=head,
+        modules=modules,
+        budget_tokens=settings.context_tokens // shrink,
+        tests_root=settings.tests_root,
+    )
+
+
+def _context_block(ctx: Context) -> dict[str, Any]:
+    return {"type": "text", "text": render_context(ctx)}
+
+
+def check(
+    repo: Path,
+    paths: list[str],
+    *,
+    settings: Settings,
+    base: str | None = None,
+) -> CheckResult:
+    """Judge test files already in the user's tree (written by a person or by Claude Code)."""
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        full = path if path.is_absolute() else (Path.cwd() / path)
+        if not full.is_file():
+            raise UsageError(f"no such test file: {raw}")
+        try:
+            rel = full.resolve().relative_to(repo.resolve()).as_posix()
+        except ValueError:
+            raise UsageError(f"{raw} is not inside the repository {repo}") from None
+        files.append(ProposedFile(path=rel, content=full.read_text(encoding="utf-8")))
+    ctx = _context(repo, settings, base=base)
+    python = find_python(repo, settings.python)
+    with Sandbox(repo, python, settings.sandbox) as sandbox:
+        judge = Judge(
+            sandbox,
+            settings,
+            context=ctx if base else None,
+            tests_root=ctx.conventions.tests_root,
+            existing_ok=True,
+        )
+        return judge.check(files)
+
+
+def write_new_file(repo: Path, accepted: AcceptedFile) -> bool:
+    """Write atomically and never over an existing file: a crash leaves no half-written test."""
+    target = repo / accepted.path
+    if target.exists():
+        log.warning("not overwriting an existing file", path=accepted.path)
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".itarch-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(accepted.content)
+        os.link(tmp, target)  # fails if the file appeared meanwhile: never overwrites
+    except FileExistsError:
+        log.warning("not overwriting an existing file", path=accepted.path)
+        return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+def new_files_patch(files: list[AcceptedFile]) -> str:
+    """A `git apply`-able patch that adds the accepted files."""
+    out = []
+    for f in files:
+        lines = f.content.splitlines()
+        out += [
+            f"diff --git a/{f.path} b/{f.path}",
+            "new file mode 100644",
+            "--- /dev/null",
+            f"+++ b/{f.path}",
+            f"@@ -0,0 +1,{len(lines)} @@",
+            *(f"+{line}" for line in lines),
+        ]
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _source_of(model: Model) -> str:
+    kind = type(model).__name__
+    return {"ScriptedModel": "scripted", "FunctionModel": "function", "ReplayModel": "replay"}.get(
+        kind, "anthropic"
+    )

@@ -1,0 +1,133 @@
+"""Renderers of one Report (or CheckResult): terminal, Markdown, JSON, JUnit XML."""
+
+from __future__ import annotations
+
+import json
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.table import Table
+
+from agent.schema import CheckResult, FileVerdict, Report, TestVerdict
+
+_STYLE = {"accepted": "green", "bug": "yellow", "rejected": "red"}
+
+
+def summary_line(report: Report) -> str:
+    return (
+        f"{len(report.accepted)} file(s) accepted, {len(report.bugs)} suspected bug(s), "
+        f"{len(report.rejected)} test(s) rejected; {report.iterations} model turn(s), "
+        f"{report.usage.total:,} tokens, ${report.cost_usd:.4f}, {report.wall_seconds:.1f}s; "
+        f"stopped by {report.stopped_by}"
+    )
+
+
+def verdict_table(files: list[FileVerdict], title: str = "Verdicts") -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("test", "verdict", "reason", "detail"):
+        table.add_column(col, overflow="fold")
+    for f in files:
+        for t in f.tests:
+            style = _STYLE.get(t.verdict, "")
+            table.add_row(
+                t.nodeid,
+                f"[{style}]{t.verdict}[/{style}]",
+                t.reason.value if t.reason else "",
+                t.detail,
+            )
+    return table
+
+
+def print_check(console: Console, result: CheckResult) -> None:
+    console.print(verdict_table(result.files))
+    _print_isolation(console, result.isolation.value)
+    if result.mutants_total:
+        console.print(
+            f"mutation on the change: {result.mutants_killed}/{result.mutants_total} killed"
+        )
+
+
+def print_report(console: Console, report: Report) -> None:
+    if report.model_source != "anthropic":
+        console.print(
+            f"[bold yellow]Model: {report.model_source} — these turns were scripted, "
+            "not written by Claude.[/bold yellow]"
+        )
+    else:
+        console.print(f"Model: {report.model}")
+    console.print(verdict_table(report.verdicts))
+    for f in report.accepted:
+        where = "written" if f.written else "not written"
+        console.print(f"[green]accepted[/green] {f.path} ({where}) — {f.purpose}")
+    for bug in report.bugs:
+        console.print(f"[yellow]suspected bug[/yellow] {bug.nodeid}: {bug.detail}")
+    _print_isolation(console, report.isolation.value)
+    console.print(summary_line(report))
+    if report.message:
+        console.print(report.message)
+
+
+def _print_isolation(console: Console, level: str) -> None:
+    if level == "process":
+        console.print(
+            "[bold red]Sandbox: process level — tests were NOT isolated "
+            "(no bwrap or user namespaces available).[/bold red]"
+        )
+    else:
+        console.print(f"Sandbox: {level}")
+
+
+def to_markdown(report: Report) -> str:
+    lines = [
+        "## itarch report",
+        "",
+        f"Model: `{report.model}` ({report.model_source})"
+        + (
+            " — scripted turns, not written by Claude" if report.model_source != "anthropic" else ""
+        ),
+        f"Sandbox: `{report.isolation.value}`",
+        "",
+        summary_line(report),
+        "",
+        "| test | verdict | reason | detail |",
+        "|---|---|---|---|",
+    ]
+    for f in report.verdicts:
+        for t in f.tests:
+            reason = t.reason.value if t.reason else ""
+            lines.append(f"| `{t.nodeid}` | {t.verdict} | {reason} | {_cell(t.detail)} |")
+    for a in report.accepted:
+        lines += ["", f"### `{a.path}`", "", a.purpose, "", "```python", a.content.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_json(report: Report) -> str:
+    data = report.model_dump(mode="json")
+    data["bugs"] = [b.model_dump(mode="json") for b in report.bugs]
+    data["rejected"] = [r.model_dump(mode="json") for r in report.rejected]
+    return json.dumps(data, indent=2)
+
+
+def to_junit(files: list[FileVerdict]) -> str:
+    suite = ET.Element("testsuite", name="itarch", tests=str(sum(len(f.tests) for f in files)))
+    failures = 0
+    for f in files:
+        for t in f.tests:
+            case = ET.SubElement(suite, "testcase", classname=f.path, name=t.nodeid)
+            failures += _junit_case(case, t)
+    suite.set("failures", str(failures))
+    return ET.tostring(suite, encoding="unicode")
+
+
+def _junit_case(case: ET.Element, t: TestVerdict) -> int:
+    if t.verdict == "rejected":
+        failure = ET.SubElement(case, "failure", type=t.reason.value if t.reason else "rejected")
+        failure.set("message", t.detail)
+        return 1
+    if t.verdict == "bug":
+        ET.SubElement(case, "skipped", message=f"suspected bug: {t.detail}")
+    return 0
