@@ -1,0 +1,185 @@
+"""`itarch init`: set a repository up for Claude Code (subagent + MCP server), the hook and CI.
+
+Every step is idempotent and reports one `Step` per file. A file the user changed is kept unless
+`force` is given: init never silently throws away someone's edits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.log import get_logger
+from agent.prompts import SUBAGENT_PATH, subagent_file
+
+log = get_logger(__name__)
+
+MCP_CONFIG = Path(".mcp.json")
+MCP_SERVER_NAME = "itarch"
+WORKFLOW_PATH = Path(".github/workflows/itarch.yml")
+
+Action = Literal["created", "updated", "replaced", "unchanged", "kept", "installed"]
+
+
+class InitError(Exception):
+    """A set-up step cannot be done as asked; the message says why and what to do."""
+
+
+class Step(BaseModel):
+    """What init did to one file."""
+
+    path: str
+    action: Action
+    detail: str = ""
+    message: str = ""  # a whole line from a step that words its own outcome (the hook)
+
+    def line(self) -> str:
+        if self.message:
+            return self.message
+        return f"{self.action:<9} {self.path}" + (f"  ({self.detail})" if self.detail else "")
+
+
+def itarch_command() -> list[str]:
+    """How an MCP client starts this installation's `itarch`, independent of the client's PATH."""
+    # Not resolved: a venv's python is a symlink, and the console script lives beside the link.
+    bindir = Path(os.path.abspath(sys.executable)).parent
+    script = bindir / ("itarch.exe" if os.name == "nt" else "itarch")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [os.path.abspath(sys.executable), "-m", "agent.cli.main"]
+
+
+def mcp_server_entry() -> dict[str, Any]:
+    """The `.mcp.json` entry for the itarch server (stdio; repo = the client's working dir)."""
+    command, *prefix = itarch_command()
+    return {"type": "stdio", "command": command, "args": [*prefix, "mcp"], "env": {}}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """A crash leaves the old file or the new one, never half of either."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def install_file(repo: Path, rel: Path, text: str, *, force: bool) -> Step:
+    """Write `text` to `repo/rel` unless a different copy is there (then only when forced)."""
+    target = repo / rel
+    shown = rel.as_posix()
+    if target.is_file():
+        if target.read_text(encoding="utf-8") == text:
+            return Step(path=shown, action="unchanged")
+        if not force:
+            return Step(
+                path=shown,
+                action="kept",
+                detail="differs from itarch's version; --force replaces it",
+            )
+        _write_atomic(target, text)
+        return Step(path=shown, action="replaced")
+    if target.exists():
+        raise InitError(f"{shown} exists and is not a regular file")
+    _write_atomic(target, text)
+    return Step(path=shown, action="created")
+
+
+def install_subagent(repo: Path, *, force: bool = False) -> Step:
+    return install_file(repo, SUBAGENT_PATH, subagent_file(), force=force)
+
+
+def register_mcp_server(repo: Path, *, force: bool = False) -> Step:
+    """Add the `itarch` server to `.mcp.json`, keeping every other server and key as it was."""
+    target = repo / MCP_CONFIG
+    shown = MCP_CONFIG.as_posix()
+    config: dict[str, Any] = {}
+    if target.exists():
+        try:
+            loaded = json.loads(target.read_text(encoding="utf-8") or "{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InitError(f"{shown} is not valid JSON ({exc}); fix or remove it") from None
+        if not isinstance(loaded, dict):
+            raise InitError(f"{shown} must hold a JSON object; fix or remove it")
+        config = loaded
+    servers = config.setdefault("mcpServers", {})
+    if not isinstance(servers, dict):
+        raise InitError(f'"mcpServers" in {shown} must be a JSON object; fix or remove it')
+    wanted = mcp_server_entry()
+    current = servers.get(MCP_SERVER_NAME)
+    if current == wanted:
+        return Step(path=shown, action="unchanged")
+    if current is not None and not force:
+        return Step(
+            path=shown,
+            action="kept",
+            detail=f'server "{MCP_SERVER_NAME}" differs from itarch\'s entry; --force replaces it',
+        )
+    servers[MCP_SERVER_NAME] = wanted
+    existed = target.exists()
+    _write_atomic(target, json.dumps(config, indent=2) + "\n")
+    if current is not None:
+        return Step(path=shown, action="replaced", detail=f'server "{MCP_SERVER_NAME}"')
+    if existed:
+        return Step(path=shown, action="updated", detail=f'added server "{MCP_SERVER_NAME}"')
+    return Step(path=shown, action="created", detail=f'server "{MCP_SERVER_NAME}"')
+
+
+def install_hook(repo: Path, *, force: bool = False) -> Step:
+    try:
+        from agent.integrations import pre_push
+    except ImportError as exc:
+        raise InitError(f"the git hook is not available in this installation ({exc})") from None
+    try:
+        message = pre_push.install(repo, force=force)
+    except pre_push.HookError as exc:
+        raise InitError(str(exc)) from None
+    return Step(path="pre-push hook", action="installed", message=message.strip())
+
+
+def install_workflow(repo: Path, *, force: bool = False) -> Step:
+    try:
+        from agent.integrations.github import workflow_text
+    except ImportError as exc:
+        raise InitError(
+            f"the GitHub workflow is not available in this installation ({exc})"
+        ) from None
+    return install_file(repo, WORKFLOW_PATH, workflow_text(), force=force)
+
+
+def init(
+    repo: Path,
+    *,
+    claude: bool = True,
+    hook: bool = False,
+    ci: bool = False,
+    force: bool = False,
+) -> Iterator[Step]:
+    """Run the chosen set-up steps in order, yielding each as it is done (so a later step's
+    error does not hide what the earlier ones already changed)."""
+    steps: list[Callable[..., Step]] = []
+    if claude:
+        steps += [install_subagent, register_mcp_server]
+    if hook:
+        steps.append(install_hook)
+    if ci:
+        steps.append(install_workflow)
+    for run in steps:
+        step = run(repo, force=force)
+        log.debug("init", path=step.path, action=step.action)
+        yield step
