@@ -1,0 +1,278 @@
+"""What changed: the unified diff of base..head (plus uncommitted work) and, per file, the lines
+that are new in the changed version. Read-only: only git commands that never write."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import git
+from git.exc import (
+    GitCommandError,
+    GitCommandNotFound,
+    InvalidGitRepositoryError,
+    NoSuchPathError,
+)
+
+from agent.context.errors import ContextError
+from agent.context.files import ModuleNamer, read_text
+from agent.log import get_logger
+from agent.schema import ChangedFile
+
+log = get_logger(__name__)
+
+# git's well-known empty tree: the "parent" of a root commit.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+# No opportunistic index refresh or lock files: reading must leave .git untouched.
+READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
+# Untracked files larger than this are listed but their content is not inlined in the diff;
+# beyond the second limit they are not even read (no line numbers).
+UNTRACKED_INLINE_LIMIT = 256 * 1024
+UNTRACKED_READ_LIMIT = 8 * 1024 * 1024
+
+Status = Literal["added", "modified", "deleted", "renamed", "untracked"]
+_STATUS: dict[str, Status] = {
+    "A": "added",
+    "C": "added",
+    "M": "modified",
+    "T": "modified",
+    "U": "modified",
+    "D": "deleted",
+    "R": "renamed",
+}
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+_BINARY = re.compile(r"^Binary files (.+) and (.+) differ$")
+
+
+class GitRepo:
+    """A repository opened for reading; `prefix` is where `root` sits inside the work tree."""
+
+    def __init__(self, root: Path) -> None:
+        if not root.is_dir():
+            raise ContextError(f"{root} is not a directory")
+        try:
+            self.repo = git.Repo(root, search_parent_directories=True)
+        except (InvalidGitRepositoryError, NoSuchPathError):
+            raise ContextError(f"{root} is not a git repository") from None
+        if self.repo.bare or self.repo.working_tree_dir is None:
+            raise ContextError(f"{root} is a bare git repository; a working tree is needed")
+        top = Path(self.repo.working_tree_dir).resolve()
+        rel = root.resolve().relative_to(top).as_posix()
+        self.root = root
+        self.prefix = "" if rel == "." else rel + "/"
+
+    def run(self, *args: str) -> str:
+        """A read-only git command's output; a failure is a ContextError with git's own reason."""
+        try:
+            out = self.repo.git.execute(
+                ["git", "-c", "core.quotepath=false", *args],
+                env=READ_ONLY_ENV,
+                strip_newline_in_stdout=False,
+            )
+        except GitCommandNotFound:
+            raise ContextError("git is not installed (or not on PATH)") from None
+        except GitCommandError as exc:
+            stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+            reason = (fatal or lines or [f"exit code {exc.status}"])[0]
+            raise ContextError(f"git {args[0]} failed in {self.root}: {reason}") from None
+        return str(out)
+
+    def has_commits(self) -> bool:
+        return self.repo.head.is_valid()
+
+    def commit(self, ref: str) -> str:
+        """The full sha `ref` names, or a ContextError naming the ref."""
+        try:
+            out = self.run("rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
+            return out.strip()
+        except ContextError:
+            raise ContextError(
+                f"unknown git ref {ref!r}: not a branch, tag or commit in {self.root}"
+            ) from None
+
+    def parent_or_empty(self, sha: str) -> str:
+        parents = self.repo.commit(sha).parents
+        return parents[0].hexsha if parents else EMPTY_TREE
+
+    def merge_base(self, base: str, head: str) -> str:
+        """Where head forked from base, so commits that only base gained are not in the change."""
+        try:
+            return self.run("merge-base", base, head).strip() or base
+        except ContextError:  # unrelated histories
+            return base
+
+    def read_at(self, rev: str, rel: str) -> str | None:
+        """A file's text as committed in `rev` (None when absent or binary)."""
+        try:
+            data: bytes = self.repo.commit(rev).tree[self.prefix + rel].data_stream.read()
+        except (KeyError, ValueError):
+            return None
+        if b"\0" in data[:8192]:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+
+def changes(
+    repo: Path, base: str | None, head: str = "HEAD", worktree: bool = True
+) -> tuple[str, list[ChangedFile]]:
+    """Unified diff text and changed files of base..head.
+
+    With `base` None the change is the uncommitted work (or, when the working tree is not
+    included, head's own commit). With `worktree` and head == "HEAD", staged, unstaged and
+    untracked (non-ignored) files are part of the change. A given base is compared from its
+    merge base with head, the way a pull request shows it."""
+    g = GitRepo(repo)
+    if not g.has_commits():
+        raise ContextError(f"{repo} has no commits yet; commit once, or name modules instead")
+    head_sha = g.commit(head)
+    with_worktree = worktree and head == "HEAD"
+    if base is not None:
+        old = g.merge_base(g.commit(base), head_sha)
+    elif with_worktree:
+        old = head_sha
+    else:
+        old = g.parent_or_empty(head_sha)
+    new = [] if with_worktree else [head_sha]
+    scope = [f"--relative={g.prefix}"] if g.prefix else []
+    common = ["-M", "--no-color", "--no-ext-diff", "--no-textconv", *scope, old, *new]
+    patch = g.run("diff", "-U3", "--src-prefix=a/", "--dst-prefix=b/", *common)
+    statuses = _parse_name_status(g.run("diff", "--name-status", "-z", *common))
+    added = _added_lines(patch)
+
+    namer = ModuleNamer(repo)
+    files = [
+        ChangedFile(path=path, status=status, added_lines=added.get(path, []), module=namer(path))
+        for path, status in statuses.items()
+    ]
+    if with_worktree:
+        untracked_patch, untracked = _untracked(g, namer)
+        patch += untracked_patch
+        files += untracked
+    files.sort(key=lambda f: f.path)
+    log.debug("diff", base=base, head=head, old=old, files=len(files), chars=len(patch))
+    return patch, files
+
+
+def _parse_name_status(out: str) -> dict[str, Status]:
+    tokens = out.split("\0")
+    result: dict[str, Status] = {}
+    i = 0
+    while i < len(tokens) and tokens[i]:
+        code = tokens[i][0]
+        if code in "RC":  # status, old path, new path
+            path = tokens[i + 2]
+            i += 3
+        else:
+            path = tokens[i + 1]
+            i += 2
+        result[path] = _STATUS.get(code, "modified")
+    return result
+
+
+def split_patch(patch: str) -> list[tuple[str, str]]:
+    """(path in the new version, or the old one for deletions; chunk text) per file of a patch."""
+    chunks: list[tuple[str, str]] = []
+    for chunk in re.split(r"(?m)^(?=diff --git )", patch):
+        if chunk.startswith("diff --git "):
+            chunks.append((_chunk_path(chunk), chunk))
+    return chunks
+
+
+def _chunk_path(chunk: str) -> str:
+    old = new = None
+    for line in chunk.splitlines():
+        if line.startswith("@@"):
+            break
+        if line.startswith("+++ "):
+            new = _strip_side(line[4:], "b/")
+        elif line.startswith("--- "):
+            old = _strip_side(line[4:], "a/")
+        elif line.startswith("rename to "):
+            new = _unquote(line[len("rename to ") :])
+        elif m := _BINARY.match(line):
+            old, new = _strip_side(m.group(1), "a/"), _strip_side(m.group(2), "b/")
+    if new:
+        return new
+    if old:
+        return old
+    # Mode-only change: the header is "diff --git a/P b/P".
+    body = chunk.splitlines()[0][len("diff --git ") :]
+    return _unquote(body[2 : (len(body) - 1) // 2])
+
+
+def _strip_side(name: str, side: str) -> str | None:
+    name = _unquote(name.rstrip("\t"))
+    if name == "/dev/null":
+        return None
+    return name[len(side) :] if name.startswith(side) else name
+
+
+def _unquote(name: str) -> str:
+    """git C-quotes names with unusual characters: "a\\tb" -> a<TAB>b."""
+    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
+        return name
+    raw = name[1:-1].encode("latin-1", errors="backslashreplace").decode("unicode_escape")
+    return raw.encode("latin-1", errors="ignore").decode("utf-8", errors="replace")
+
+
+def _added_lines(patch: str) -> dict[str, list[int]]:
+    result: dict[str, list[int]] = {}
+    for path, chunk in split_patch(patch):
+        lines: list[int] = []
+        new_line = 0
+        in_hunk = False
+        for line in chunk.splitlines():
+            if m := _HUNK.match(line):
+                new_line = int(m.group(1))
+                in_hunk = True
+            elif not in_hunk or line.startswith("\\"):
+                continue
+            elif line.startswith("+"):
+                lines.append(new_line)
+                new_line += 1
+            elif not line.startswith("-"):
+                new_line += 1
+        result[path] = lines
+    return result
+
+
+def _untracked(g: GitRepo, namer: ModuleNamer) -> tuple[str, list[ChangedFile]]:
+    listing = g.run("ls-files", "--others", "--exclude-standard", "-z", "--", g.prefix or ".")
+    patch: list[str] = []
+    files: list[ChangedFile] = []
+    for full in filter(None, listing.split("\0")):
+        rel = full[len(g.prefix) :]
+        path = g.root / rel
+        header = f"diff --git a/{rel} b/{rel}\nnew file (untracked)\n"
+        if path.is_symlink() or not path.is_file():
+            text = None
+        elif path.stat().st_size > UNTRACKED_READ_LIMIT:
+            patch.append(f"{header}(very large file: content not read)\n")
+            files.append(ChangedFile(path=rel, status="untracked", module=namer(rel)))
+            continue
+        else:
+            text = read_text(path)
+        if text is None:
+            patch.append(f"{header}Binary files /dev/null and b/{rel} differ\n")
+            files.append(ChangedFile(path=rel, status="untracked", module=namer(rel)))
+            continue
+        lines = text.splitlines()
+        if len(text) > UNTRACKED_INLINE_LIMIT:
+            patch.append(f"{header}(large file: {len(lines)} lines, content not shown)\n")
+        elif lines:
+            body = "".join(f"+{line}\n" for line in lines)
+            patch.append(f"{header}--- /dev/null\n+++ b/{rel}\n@@ -0,0 +1,{len(lines)} @@\n{body}")
+        else:
+            patch.append(header)
+        files.append(
+            ChangedFile(
+                path=rel,
+                status="untracked",
+                added_lines=list(range(1, len(lines) + 1)),
+                module=namer(rel),
+            )
+        )
+    return "".join(patch), files
