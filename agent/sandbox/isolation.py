@@ -1,0 +1,311 @@
+"""The isolation ladder: which walls the machine lets us build, and the command that builds them.
+
+    bwrap    read-only system, private /tmp, empty $HOME, the user's repo hidden, own net/pid/
+             ipc/uts namespaces (loopback only), cleared environment
+    unshare  own user/net/pid/mount namespaces (loopback only); the user's repo and $HOME
+             re-mounted read-only from inside; the rest of the filesystem as the user sees it
+    process  a plain child process in its own session: NOT isolated (said loudly)
+
+`container` is part of the vocabulary but no engine is wired up, so it is never available.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.log import get_logger
+from agent.sandbox.errors import SandboxError
+from agent.schema import IsolationLevel
+
+log = get_logger(__name__)
+
+PLUGIN_DIR = Path(__file__).parent / "plugin"
+BOOT_SCRIPT = "itarch_boot.py"
+_PROBE_TIMEOUT = 30.0
+
+# Variables a test may see, copied from our environment when present. Everything else is
+# dropped: an allowlist, so no new *_TOKEN or cloud credential can slip through.
+_ENV_ALLOWLIST = ("PATH", "LANG", "TZ", "TERM", "PYTHONHASHSEED")
+_ENV_PREFIX_ALLOWLIST = ("LC_",)
+
+_UNSHARE = [
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--net",
+    "--pid",
+    "--fork",
+    "--mount-proc",
+    "--kill-child",
+]
+
+
+def sandbox_env(
+    base: dict[str, str] | os._Environ[str], *, home: Path, python_bin: Path, tmpdir: Path | None
+) -> dict[str, str]:
+    """The environment a test sees: the allowlist, an empty HOME, the target's bin dir on PATH."""
+    env = {
+        key: value
+        for key, value in base.items()
+        if key in _ENV_ALLOWLIST or key.startswith(_ENV_PREFIX_ALLOWLIST)
+    }
+    path = env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
+    env["PATH"] = f"{python_bin}{os.pathsep}{path}"
+    env["HOME"] = str(home)
+    env.setdefault("LANG", "C.UTF-8")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+# ---------------------------------------------------------------- probing
+
+
+def _run_probe(argv: list[str], env: dict[str, str]) -> tuple[dict[str, object] | None, str]:
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT, env=env, cwd="/"
+        )
+    except FileNotFoundError:
+        return None, f"{argv[0]} is not installed"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{argv[0]} did not run: {exc}"
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return None, f"{argv[0]} failed: {last}"
+    try:
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None, f"{argv[0]} gave no probe report"
+    return report, ""
+
+
+def _probe_env() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
+@functools.cache
+def _bwrap_problem() -> str | None:
+    if shutil.which("bwrap") is None:
+        return "bwrap is not installed (apt install bubblewrap)"
+    boot = str(PLUGIN_DIR / BOOT_SCRIPT)
+    argv = [
+        "bwrap",
+        *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"),
+        *("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"),
+        *("--die-with-parent", "--new-session", "--clearenv", "--setenv", "LANG", "C.UTF-8"),
+        "--",
+        sys.executable,
+        boot,
+        "--probe",
+    ]
+    report, problem = _run_probe(argv, _probe_env())
+    if report is None:
+        return problem
+    if report.get("interfaces") != ["lo"]:
+        return f"bwrap's network namespace shows {report.get('interfaces')}, not only lo"
+    return None
+
+
+@functools.cache
+def _unshare_problem() -> str | None:
+    if shutil.which("unshare") is None:
+        return "unshare is not installed (util-linux)"
+    with tempfile.TemporaryDirectory(prefix="itarch-probe-") as scratch:
+        argv = [*_UNSHARE, sys.executable, str(PLUGIN_DIR / BOOT_SCRIPT), "--probe", scratch]
+        report, problem = _run_probe(argv, _probe_env())
+    if report is None:
+        return problem
+    if report.get("error"):
+        return f"unshare: {report['error']}"
+    if report.get("interfaces") != ["lo"] or not report.get("loopback"):
+        return f"unshare's network namespace shows {report.get('interfaces')}, not only lo"
+    if not report.get("read_only"):
+        return "unshare could not make the user's files read-only"
+    return None
+
+
+@functools.cache
+def probe_isolation() -> tuple[IsolationLevel, list[str]]:
+    """The strongest isolation that works here (probed once per process), and notes on the rest."""
+    notes = ["container: no container engine is supported yet"]
+    bwrap = _bwrap_problem()
+    if bwrap is None:
+        return IsolationLevel.BWRAP, notes
+    notes.append(f"bwrap: {bwrap}")
+    unshare = _unshare_problem()
+    if unshare is None:
+        return IsolationLevel.UNSHARE, notes
+    notes.append(f"unshare: {unshare}")
+    notes.append("process: tests run as a plain process, NOT isolated")
+    return IsolationLevel.PROCESS, notes
+
+
+def available_levels() -> list[IsolationLevel]:
+    """Every level that works here, strongest first (process always works)."""
+    levels = []
+    if _bwrap_problem() is None:
+        levels.append(IsolationLevel.BWRAP)
+    if _unshare_problem() is None:
+        levels.append(IsolationLevel.UNSHARE)
+    levels.append(IsolationLevel.PROCESS)
+    return levels
+
+
+def choose_level(requested: str) -> IsolationLevel:
+    """Resolve the `isolation` setting; raise SandboxError when the asked-for level can't be had."""
+    wanted = requested.strip().lower()
+    if wanted == "auto":
+        return probe_isolation()[0]
+    try:
+        level = IsolationLevel(wanted)
+    except ValueError:
+        raise SandboxError(
+            f"unknown isolation {requested!r}: use auto, bwrap, unshare or process"
+        ) from None
+    problem: str | None = None
+    if level == IsolationLevel.CONTAINER:
+        problem = "no container engine is supported yet"
+    elif level == IsolationLevel.BWRAP:
+        problem = _bwrap_problem()
+    elif level == IsolationLevel.UNSHARE:
+        problem = _unshare_problem()
+    if problem:
+        raise SandboxError(f"isolation {wanted!r} is not available here: {problem}")
+    return level
+
+
+# ---------------------------------------------------------------- launching
+
+
+@dataclass
+class Launch:
+    """Everything needed to start one sandboxed pytest run."""
+
+    level: IsolationLevel
+    python: Path
+    python_roots: list[str]  # directories the interpreter needs (prefixes, sys.path entries)
+    source: Path  # the user's repository
+    workspace: Path
+    plugin_dir: Path  # our read-only copy
+    run_dir: Path  # results, home, tmp of this run
+    boot_config: Path
+    pytest_args: list[str]
+    repo_entries: list[str] = field(default_factory=list)  # sys.path dirs inside the repo
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _bwrap_argv(launch: Launch) -> list[str]:
+    home = os.path.realpath(os.path.expanduser("~"))
+    source = str(launch.source)
+    masks = [m for m in dict.fromkeys(["/tmp", home, source]) if m not in ("/", "")]
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for mask in masks:
+        if os.path.isdir(mask):
+            argv += ["--tmpfs", mask]
+    for rel in launch.repo_entries:
+        # Editable installs put repo directories on sys.path, and site.py skips directories
+        # that don't exist: show the copy's version there, read-only; the bootstrap then
+        # points sys.path at the writable copy itself.
+        copy = launch.workspace / rel
+        if copy.is_dir() and source in masks:
+            argv += ["--ro-bind", str(copy), str(launch.source / rel)]
+    # The interpreter may live under a hidden directory (~/.pyenv, the repo's .venv): show it.
+    shown: list[str] = []
+    for root in sorted(launch.python_roots, key=len):
+        if not os.path.isdir(root) or any(_under(root, s) for s in shown):
+            continue
+        if any(_under(root, m) for m in masks):
+            argv += ["--ro-bind", root, root]
+            shown.append(root)
+    argv += ["--bind", str(launch.workspace), str(launch.workspace)]
+    argv += ["--bind", str(launch.run_dir), str(launch.run_dir)]
+    argv += ["--ro-bind", str(launch.plugin_dir), str(launch.plugin_dir)]
+    argv += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    argv += ["--hostname", "itarch-sandbox", "--die-with-parent", "--new-session", "--clearenv"]
+    for key, value in sorted(launch.env.items()):
+        argv += ["--setenv", key, value]
+    argv += ["--chdir", str(launch.workspace), "--"]
+    return argv
+
+
+def python_roots_for(
+    source: Path, prefixes: list[str], sys_path: list[str]
+) -> tuple[list[str], list[str]]:
+    """Directories the interpreter reads: (roots to show read-only, repo-relative entries).
+
+    Roots are its prefixes and the sys.path entries outside the repo. Entries inside the
+    user's repo (editable installs) come back separately, relative to the repo: the copy's
+    version of them is shown instead, and the original stays hidden.
+    """
+    roots = list(prefixes)
+    repo_entries: list[str] = []
+    src = str(source)
+    for entry in sys_path:
+        real = os.path.realpath(entry)
+        if _under(real, src) and not any(_under(real, p) for p in prefixes):
+            if real != src:
+                repo_entries.append(os.path.relpath(real, src))
+            continue
+        roots.append(real)
+    return list(dict.fromkeys(roots)), list(dict.fromkeys(repo_entries))
+
+
+def build_command(launch: Launch) -> Command:
+    """The argv/env/cwd that start the bootstrap at `launch.level`."""
+    boot = [str(launch.python), str(launch.plugin_dir / BOOT_SCRIPT), str(launch.boot_config)]
+    tail = [*boot, "--", *launch.pytest_args]
+    if launch.level == IsolationLevel.BWRAP:
+        return Command([*_bwrap_argv(launch), *tail], {}, launch.workspace)
+    if launch.level == IsolationLevel.UNSHARE:
+        return Command([*_UNSHARE, *tail], launch.env, launch.workspace)
+    if launch.level == IsolationLevel.PROCESS:
+        return Command(tail, launch.env, launch.workspace)
+    raise SandboxError(f"isolation {launch.level.value!r} cannot launch anything here")
+
+
+def boot_config(launch: Launch, limits: dict[str, int], results: Path) -> dict[str, object]:
+    """What the bootstrap does inside: loopback, read-only re-mounts, limits, sys.path remap."""
+    config: dict[str, object] = {
+        "workspace": str(launch.workspace),
+        "source": str(launch.source),
+        "results": str(results),
+        "limits": limits,
+        "parent_pid_ns": _own_pid_ns(),
+    }
+    if launch.level == IsolationLevel.UNSHARE:
+        home = os.path.realpath(os.path.expanduser("~"))
+        config["loopback_up"] = True
+        # our own directories first (writable), then the user's read-only on top of the rest;
+        # a read-only bind of a parent keeps the writable mounts below it writable
+        config["writable"] = [str(launch.workspace), str(launch.run_dir)]
+        config["read_only"] = [
+            p for p in dict.fromkeys([str(launch.source), home]) if p not in ("/", "")
+        ] + [str(launch.plugin_dir)]
+    return config
+
+
+def _own_pid_ns() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""

@@ -1,0 +1,609 @@
+"""itarch's pytest plugin: runs inside the sandbox and streams one JSON line per result.
+
+Loaded by the sandbox bootstrap from a read-only copy of this directory (never from the
+workspace, so a test's conftest cannot replace it). It runs under the *target's* interpreter,
+so it sticks to the standard library and pytest, and to syntax older Pythons accept.
+
+Lines written to --itarch-results (each flushed at once, so a killed run keeps what finished):
+  {"event": "collected", "nodeids": [...]}
+  {"event": "collect_error", "path", "exc_type", "message", "longrepr"}
+  {"event": "start", "nodeid", "run"}
+  {"event": "outcome", <TestOutcome fields>}
+  {"event": "sessionfinish", "exitstatus"}
+"""
+
+from __future__ import annotations
+
+import errno
+import faulthandler
+import functools
+import ipaddress
+import json
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import IO, Any
+
+import pytest
+
+_MAX_MESSAGE = 500
+_MAX_LONGREPR = 6000
+# Seconds past the per-test limit before the hard watchdog ends the process: only code that
+# never returns to the interpreter (so SIGALRM can't land) gets that far.
+_HANG_GRACE_MAX = 5.0
+
+
+class TestTimeout(BaseException):
+    """Raised inside a test by the per-test alarm.
+
+    A BaseException, so a test's own `except Exception` cannot swallow it.
+    """
+
+    __test__ = False  # not a test class, whatever pytest's naming rules say
+
+
+class TeardownTimeout(Exception):
+    """The per-test alarm, raised during teardown.
+
+    An Exception there, not a BaseException: pytest only finishes tearing down (and keeps the
+    next test runnable) when a finalizer fails with an Exception.
+    """
+
+
+class NetworkBlocked(OSError):
+    """A test tried to reach something other than this machine's loopback."""
+
+
+# ---------------------------------------------------------------- results stream
+
+
+class _Stream:
+    def __init__(self, path: str) -> None:
+        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives all session
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, **data: Any) -> None:
+        data["event"] = event
+        line = json.dumps(data, default=str) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+
+
+def _trim(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return text[:head] + "\n...[trimmed]...\n" + text[-(limit - head) :]
+
+
+def _one_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return _trim(line.strip(), _MAX_MESSAGE)
+    return ""
+
+
+# ---------------------------------------------------------------- network guard
+
+
+_LOCAL_NAMES = ("localhost", "localhost.", "ip6-localhost", "ip6-loopback")
+
+
+def _is_local(host: Any) -> bool:
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip()
+    if host in ("", "<broadcast>"):
+        return host == ""
+    lowered = host.lower()
+    if lowered in _LOCAL_NAMES or lowered.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if mapped is not None:
+        ip = mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _is_literal(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(host).split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class _Guard:
+    """Refuses and records every attempt to reach a non-loopback address or resolve a name."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+        self.outside_tests: list[str] = []
+        self.in_test = False
+
+    def record(self, target: str) -> None:
+        bucket = self.attempts if self.in_test else self.outside_tests
+        if target not in bucket:
+            bucket.append(target)
+
+    def refuse(self, host: Any, port: Any) -> NetworkBlocked:
+        target = f"{host}:{port}"
+        self.record(target)
+        return NetworkBlocked(
+            errno.ENETUNREACH,
+            f"network access to {target} blocked by the itarch sandbox "
+            "(tests must stay on loopback)",
+        )
+
+    def check_address(self, family: int, address: Any) -> None:
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            return  # AF_UNIX and friends never leave the machine
+        if not isinstance(address, tuple) or len(address) < 2:
+            return
+        if not _is_local(address[0]):
+            raise self.refuse(address[0], address[1])
+
+    def check_name(self, host: Any, port: Any) -> None:
+        if _is_local(host) or _is_literal(host):
+            return
+        self.record(f"{host}:{port}")
+        raise socket.gaierror(
+            socket.EAI_NONAME,
+            f"resolving {host!r} blocked by the itarch sandbox (only localhost resolves)",
+        )
+
+    def install(self) -> None:
+        guard = self
+        sock_cls = socket.socket
+        orig_connect = sock_cls.connect
+        orig_connect_ex = sock_cls.connect_ex
+        orig_sendto = sock_cls.sendto
+        orig_sendmsg = getattr(sock_cls, "sendmsg", None)
+
+        @functools.wraps(orig_connect)
+        def connect(self: socket.socket, address: Any) -> None:
+            guard.check_address(self.family, address)
+            return orig_connect(self, address)
+
+        @functools.wraps(orig_connect_ex)
+        def connect_ex(self: socket.socket, address: Any) -> int:
+            guard.check_address(self.family, address)
+            return orig_connect_ex(self, address)
+
+        @functools.wraps(orig_sendto)
+        def sendto(self: socket.socket, *args: Any) -> int:
+            guard.check_address(self.family, args[-1])
+            return orig_sendto(self, *args)
+
+        sock_cls.connect = connect  # type: ignore[method-assign,assignment]
+        sock_cls.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+        sock_cls.sendto = sendto  # type: ignore[assignment]
+
+        if orig_sendmsg is not None:
+
+            @functools.wraps(orig_sendmsg)
+            def sendmsg(self: socket.socket, *args: Any, **kwargs: Any) -> int:
+                address = kwargs.get("address", args[3] if len(args) > 3 else None)
+                if address is not None:
+                    guard.check_address(self.family, address)
+                return orig_sendmsg(self, *args, **kwargs)
+
+            sock_cls.sendmsg = sendmsg  # type: ignore[method-assign,assignment]
+
+        def by_name(orig: Callable[..., Any], port_arg: bool = True) -> Callable[..., Any]:
+            @functools.wraps(orig)
+            def wrapper(host: Any, *args: Any, **kwargs: Any) -> Any:
+                port = args[0] if (port_arg and args) else kwargs.get("port", "")
+                guard.check_name(host, port)
+                return orig(host, *args, **kwargs)
+
+            return wrapper
+
+        orig_create = socket.create_connection
+
+        @functools.wraps(orig_create)
+        def create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+            host, port = address[0], address[1]
+            if not _is_local(host):
+                raise guard.refuse(host, port)
+            return orig_create(address, *args, **kwargs)
+
+        socket.create_connection = create_connection
+        socket.getaddrinfo = by_name(socket.getaddrinfo)
+        socket.gethostbyname = by_name(socket.gethostbyname, port_arg=False)
+        socket.gethostbyname_ex = by_name(socket.gethostbyname_ex, port_arg=False)
+        socket.gethostbyaddr = by_name(socket.gethostbyaddr, port_arg=False)
+
+
+# ---------------------------------------------------------------- line tracing
+
+
+class _Tracer:
+    """Records executed lines of a few files; frames of every other file are never traced."""
+
+    def __init__(self, targets: dict[str, str]) -> None:
+        self.targets = targets  # absolute filename -> repo-relative path
+        self.hits: dict[str, set[int]] = {}
+        self._previous: Any = None
+
+    def _global(self, frame: Any, event: str, arg: Any) -> Any:
+        rel = self.targets.get(frame.f_code.co_filename)
+        if rel is None:
+            return None
+        lines = self.hits.setdefault(rel, set())
+        add = lines.add
+
+        def local(frame: Any, event: str, arg: Any) -> Any:
+            if event == "line":
+                add(frame.f_lineno)
+            return local
+
+        return local
+
+    def start(self) -> None:
+        self.hits = {}
+        self._previous = sys.gettrace()
+        threading.settrace(self._global)
+        sys.settrace(self._global)
+
+    def stop(self) -> dict[str, list[int]]:
+        sys.settrace(self._previous)
+        threading.settrace(None)
+        return {rel: sorted(lines) for rel, lines in self.hits.items()}
+
+
+# ---------------------------------------------------------------- per-test bookkeeping
+
+
+def _exc_details(excinfo: Any) -> dict[str, Any]:
+    if excinfo is None:
+        return {"exc_type": None, "message": "", "assertion": False, "timed_out": False}
+    value = excinfo.value
+    failed_cls = getattr(pytest.fail, "Exception", None)
+    assertion = isinstance(value, AssertionError) or (
+        failed_cls is not None and isinstance(value, failed_cls)
+    )
+    message = getattr(value, "msg", None) if failed_cls and isinstance(value, failed_cls) else None
+    if type(value).__name__ == "FixtureLookupError":
+        argname = getattr(value, "argname", "?")
+        message = getattr(value, "msg", None) or f"fixture {argname!r} not found"
+    return {
+        "exc_type": type(value).__name__,
+        "message": _one_line(str(message if message is not None else value)),
+        "assertion": bool(assertion),
+        "timed_out": isinstance(value, (TestTimeout, TeardownTimeout)),
+    }
+
+
+def _xfail_marker(item: Any) -> tuple[bool, str] | None:
+    """(strict, reason) of the item's evaluated xfail mark, or None."""
+    try:
+        from _pytest.skipping import xfailed_key
+
+        xfailed = item.stash.get(xfailed_key, None)
+        if xfailed is not None:
+            return bool(xfailed.strict), str(xfailed.reason)
+        return None
+    except Exception:  # older pytest: read the marker itself
+        mark = item.get_closest_marker("xfail")
+        if mark is None:
+            return None
+        strict = mark.kwargs.get("strict", item.config.getini("xfail_strict"))
+        return bool(strict), str(mark.kwargs.get("reason", ""))
+
+
+def _longrepr(report: Any) -> str:
+    try:
+        return _trim(report.longreprtext or "", _MAX_LONGREPR)
+    except Exception:
+        return _trim(str(report.longrepr or ""), _MAX_LONGREPR)
+
+
+class _ItemRecord:
+    def __init__(self, nodeid: str, run: int) -> None:
+        self.nodeid = nodeid
+        self.run = run
+        self.phases: dict[str, dict[str, Any]] = {}
+        self.xfail: tuple[bool, str] | None = None
+
+    def result(self, network: list[str], lines: dict[str, list[int]]) -> dict[str, Any]:
+        setup = self.phases.get("setup")
+        call = self.phases.get("call")
+        teardown = self.phases.get("teardown")
+        base: dict[str, Any] = setup or {"when": "setup", "outcome": "passed", "duration": 0.0}
+        outcome = "passed"
+        if setup is not None and setup["outcome"] == "failed":
+            outcome = "error"
+        elif setup is not None and setup["outcome"] == "skipped":
+            outcome = "xfailed" if setup["wasxfail"] is not None else "skipped"
+        elif call is not None:
+            base = call
+            if call["outcome"] == "passed":
+                outcome = "xpassed" if call["wasxfail"] is not None else "passed"
+            elif call["outcome"] == "skipped":
+                outcome = "xfailed" if call["wasxfail"] is not None else "skipped"
+            else:
+                outcome = "failed"
+        record = dict(base)
+        if teardown is not None and teardown["outcome"] == "failed":
+            if outcome in ("passed", "xpassed", "skipped", "xfailed"):
+                outcome, record = "error", dict(teardown)
+            else:
+                record["longrepr"] = _trim(
+                    record["longrepr"] + "\n[teardown]\n" + teardown["longrepr"], _MAX_LONGREPR
+                )
+        for phase in (setup, call, teardown):
+            if phase is not None and phase["timed_out"]:
+                # a hung test is a failure even under xfail: nobody expects a bug to hang
+                outcome, record = "failed", dict(phase)
+                break
+        strict, reason = self.xfail if self.xfail is not None else (False, "")
+        if outcome == "failed" and record.get("exc_type") is None and strict:
+            record["message"] = "[XPASS(strict)] " + reason if reason else "[XPASS(strict)]"
+        wasxfail = record.get("wasxfail")
+        if outcome in ("xfailed", "xpassed") and not reason and wasxfail:
+            reason = str(wasxfail)
+        return {
+            "nodeid": self.nodeid,
+            "outcome": outcome,
+            "when": record["when"],
+            "duration": sum(p["duration"] for p in self.phases.values()),
+            "exc_type": record.get("exc_type"),
+            "message": record.get("message", ""),
+            "longrepr": record.get("longrepr", ""),
+            "assertion": bool(record.get("assertion")),
+            "network": network,
+            "lines": lines,
+            "xfail_strict": strict,
+            "xfail_reason": reason,
+            "timed_out": bool(record.get("timed_out")),
+            "run": self.run,
+        }
+
+
+class _Plugin:
+    """Everything the plugin does in one session; registered under the name 'itarch'."""
+
+    def __init__(self, config: Any) -> None:
+        self.stream = _Stream(config.getoption("itarch_results"))
+        self.reruns = max(0, int(config.getoption("itarch_reruns") or 0))
+        seed = config.getoption("itarch_seed")
+        self.seed: str | None = None if seed is None else str(seed)
+        self.test_timeout = float(config.getoption("itarch_test_timeout") or 0)
+        hang_path = config.getoption("itarch_hang_file")
+        self.hang_file: IO[str] | None = (
+            open(hang_path, "w", encoding="utf-8") if hang_path else None  # noqa: SIM115
+        )
+        root = str(config.rootpath)
+        targets: dict[str, str] = {}
+        for rel in config.getoption("itarch_trace") or []:
+            absolute = os.path.join(root, rel)
+            targets[absolute] = rel
+            targets[os.path.realpath(absolute)] = rel
+        self.tracer = _Tracer(targets) if targets else None
+        self.guard = _Guard()
+        self.guard.install()
+        self.runs: dict[str, int] = {}
+        self.current: _ItemRecord | None = None
+        self.deadline = 0.0
+        self._alarm_exc: type[BaseException] = TestTimeout
+        self.collect_exc: dict[str, dict[str, Any]] = {}
+
+    # -- collection
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        self.stream.emit("collected", nodeids=[item.nodeid for item in items])
+        ordered: list[Any] = []
+        for round_index in range(self.reruns + 1):
+            batch = list(items)
+            if self.seed is not None:
+                random.Random(f"{self.seed}:{round_index}").shuffle(batch)
+            ordered.extend(batch)
+        items[:] = ordered
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        # A rerun can follow itself. pytest would then keep the item "set up" for its own next
+        # run and skip filling its fixtures (KeyError on a fixture name): tear it down fully.
+        if nextitem is not item:
+            return None
+        from _pytest.runner import runtestprotocol
+
+        item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        runtestprotocol(item, nextitem=None, log=True)
+        item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def pytest_exception_interact(self, node: Any, call: Any, report: Any) -> None:
+        if isinstance(node, pytest.Item) or call.excinfo is None:
+            return
+        value = call.excinfo.value
+        cause = getattr(value, "__cause__", None)
+        if cause is not None and type(value).__name__ == "CollectError":
+            value = cause  # pytest wraps import and syntax errors; the cause is what happened
+        self.collect_exc[node.nodeid] = {
+            "exc_type": type(value).__name__,
+            "message": _one_line(str(value)) or type(value).__name__,
+        }
+
+    def pytest_collectreport(self, report: Any) -> None:
+        if not report.failed:
+            return
+        path = report.nodeid.split("::", 1)[0]
+        details = self.collect_exc.pop(report.nodeid, None) or _parse_exc_line(_longrepr(report))
+        self.stream.emit(
+            "collect_error",
+            path=path,
+            exc_type=details.get("exc_type"),
+            message=details.get("message", ""),
+            longrepr=_longrepr(report),
+        )
+
+    # -- running
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        run = self.runs.get(nodeid, 0)
+        self.runs[nodeid] = run + 1
+        self.current = _ItemRecord(nodeid, run)
+        self.stream.emit("start", nodeid=nodeid, run=run)
+        self.guard.attempts = []
+        self.guard.in_test = True
+        if self.seed is not None:
+            random.seed(f"{self.seed}:{nodeid}:{run}")
+        if self.test_timeout > 0:
+            self.deadline = time.monotonic() + self.test_timeout
+            self._watchdog()
+        if self.tracer is not None:
+            self.tracer.start()
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
+        lines = self.tracer.stop() if self.tracer is not None else {}
+        if self.test_timeout > 0 and self.hang_file is not None:
+            faulthandler.cancel_dump_traceback_later()
+        self.guard.in_test = False
+        record = self.current
+        self.current = None
+        if record is None or record.nodeid != nodeid:
+            return
+        self.stream.emit("outcome", **record.result(list(self.guard.attempts), lines))
+
+    def _arm(self, teardown: bool = False) -> None:
+        if self.test_timeout <= 0 or threading.current_thread() is not threading.main_thread():
+            return
+        if teardown:
+            # Teardown gets a budget of its own: it must run even after a timed-out call.
+            remaining = self.test_timeout
+            self._alarm_exc = TeardownTimeout
+            self._watchdog()
+        else:
+            remaining = self.deadline - time.monotonic()
+            self._alarm_exc = TestTimeout
+            if remaining <= 0:
+                raise TestTimeout(self._timeout_message())
+        signal.signal(signal.SIGALRM, self._on_alarm)  # again: a test may have replaced it
+        signal.setitimer(signal.ITIMER_REAL, remaining)
+
+    def _watchdog(self) -> None:
+        """Backstop for code that never returns to the interpreter, where SIGALRM can't land."""
+        if self.hang_file is not None:
+            grace = min(_HANG_GRACE_MAX, max(1.0, self.test_timeout))
+            faulthandler.dump_traceback_later(
+                self.test_timeout + grace, exit=True, file=self.hang_file
+            )
+
+    def _disarm(self) -> None:
+        if self.test_timeout > 0 and threading.current_thread() is threading.main_thread():
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum: int, frame: Any) -> None:
+        raise self._alarm_exc(self._timeout_message())
+
+    def _timeout_message(self) -> str:
+        return f"test exceeded the {self.test_timeout:g}s per-test limit"
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: Any) -> Any:
+        self._arm()
+        try:
+            yield
+        finally:
+            self._disarm()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: Any) -> Any:
+        self._arm()
+        try:
+            yield
+        finally:
+            self._disarm()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
+        self._arm(teardown=True)
+        try:
+            yield
+        finally:
+            self._disarm()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        outcome = yield
+        report = outcome.get_result()
+        record = self.current
+        if record is None:
+            return
+        if record.xfail is None:
+            record.xfail = _xfail_marker(item)
+        details = _exc_details(call.excinfo)
+        if (
+            report.skipped
+            and isinstance(report.longrepr, tuple)
+            and details["exc_type"]
+            in (
+                None,
+                "Skipped",
+            )
+        ):
+            reason = str(report.longrepr[2])
+            details["message"] = _one_line(
+                reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+            )
+        details.update(
+            when=call.when,
+            outcome=report.outcome,
+            wasxfail=getattr(report, "wasxfail", None),
+            duration=float(getattr(report, "duration", 0.0) or 0.0),
+            longrepr="" if report.passed else _longrepr(report),
+        )
+        record.phases[call.when] = details
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
+        self.stream.emit(
+            "sessionfinish",
+            exitstatus=int(exitstatus),
+            network_outside_tests=self.guard.outside_tests,
+        )
+
+
+def _parse_exc_line(longrepr: str) -> dict[str, Any]:
+    """Fallback for pytest versions that don't hand us the exception: the last 'E   Type: msg'."""
+    found: dict[str, Any] = {"exc_type": None, "message": _one_line(longrepr)}
+    for line in longrepr.splitlines():
+        text = line[1:].strip() if line.startswith("E") else ""
+        name, sep, rest = text.partition(":")
+        if sep and name.replace(".", "").replace("_", "").isalnum() and name[:1].isupper():
+            found = {"exc_type": name.rsplit(".", 1)[-1], "message": _one_line(rest)}
+    return found
+
+
+# ---------------------------------------------------------------- pytest entry points
+
+
+def pytest_addoption(parser: Any) -> None:
+    group = parser.getgroup("itarch", "itarch sandbox")
+    group.addoption("--itarch-results", default=None, help="JSON-lines results file")
+    group.addoption("--itarch-reruns", type=int, default=0, help="extra runs of each test")
+    group.addoption("--itarch-seed", default=None, help="shuffle tests and seed random")
+    group.addoption(
+        "--itarch-trace", action="append", default=[], help="repo file whose lines to record"
+    )
+    group.addoption("--itarch-test-timeout", type=float, default=0.0, help="per-test seconds")
+    group.addoption("--itarch-hang-file", default=None, help="where a hung test's stack goes")
+
+
+def pytest_configure(config: Any) -> None:
+    if config.getoption("itarch_results") and not config.pluginmanager.has_plugin("itarch"):
+        config.pluginmanager.register(_Plugin(config), "itarch")

@@ -1,0 +1,284 @@
+"""`Sandbox`: pytest runs on a private copy of the repository, behind the isolation ladder."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import stat
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from agent.config import SandboxSettings
+from agent.log import get_logger
+from agent.sandbox.errors import SandboxError
+from agent.sandbox.isolation import (
+    PLUGIN_DIR,
+    Launch,
+    boot_config,
+    build_command,
+    choose_level,
+    python_roots_for,
+    sandbox_env,
+)
+from agent.sandbox.python import inspect_python
+from agent.sandbox.results import build_result, read_events
+from agent.sandbox.runner import run_command
+from agent.sandbox.workspace import Workspace, Written, remove_tree
+from agent.schema import IsolationLevel, RunResult
+
+log = get_logger(__name__)
+
+_PLUGIN_FILES = ("itarch_pytest.py", "itarch_boot.py")
+
+
+def _copy_plugin(target: Path, python: Path) -> Path:
+    """A read-only copy of the plugin, outside the workspace, private to this sandbox.
+
+    Compiled once by the target interpreter, so runs don't pay for compiling it each time
+    (nothing can write a .pyc into a read-only directory later).
+    """
+    target.mkdir()
+    for name in _PLUGIN_FILES:
+        shutil.copyfile(PLUGIN_DIR / name, target / name)
+    subprocess.run(
+        [str(python), "-m", "py_compile", str(target / _PLUGIN_FILES[0])],
+        capture_output=True,
+        timeout=60,
+        check=False,  # only an optimisation: without the .pyc the plugin compiles per run
+    )
+    read_only_file = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+    read_only_dir = read_only_file | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+    for path in sorted(target.rglob("*"), reverse=True):
+        path.chmod(read_only_dir if path.is_dir() else read_only_file)
+    target.chmod(read_only_dir)
+    return target
+
+
+class Sandbox:
+    """A private copy of `repo` where pytest runs under `python`, as isolated as the host allows.
+
+    The copy is made once and reused by every `run`; each run is undone afterwards.
+    """
+
+    def __init__(self, repo: Path, python: Path, settings: SandboxSettings | None = None) -> None:
+        self.settings = settings or SandboxSettings()
+        self.repo = Path(repo).resolve()
+        # Resolve the directory, not the file: a venv's bin/python must stay the venv's link,
+        # but no symlinked directory may remain (bwrap re-creates paths without them).
+        given = Path(python).absolute()
+        self.python = Path(os.path.realpath(given.parent)) / given.name
+        self._info = inspect_python(self.python)
+        self.level: IsolationLevel = choose_level(self.settings.isolation)
+        if self.level == IsolationLevel.PROCESS:
+            log.warning(
+                "SANDBOX NOT ISOLATED: tests run as a plain process with your permissions, "
+                "your files and your network (install bubblewrap, or allow user namespaces)",
+                isolation=self.level.value,
+            )
+        self._root = Path(tempfile.mkdtemp(prefix="itarch-sandbox-")).resolve()
+        self._lock = threading.Lock()  # one workspace: runs take turns
+        self._runs = 0
+        self._closed = False
+        try:
+            self._plugin_dir = _copy_plugin(self._root / "plugin", self.python)
+            self._workspace = Workspace(self.repo, self._root / "ws")
+        except BaseException:
+            remove_tree(self._root)
+            raise
+        # the interpreter's own directory too: it may be a wrapper script outside its prefix
+        roots = [str(self.python.parent), *self._info.prefixes()]
+        self._python_roots, self._repo_entries = python_roots_for(
+            self.repo, roots, self._info.sys_path
+        )
+        log.info(
+            "sandbox ready",
+            isolation=self.level.value,
+            workspace=str(self._workspace.path),
+            python=str(self.python),
+        )
+
+    @property
+    def workspace(self) -> Path:
+        return self._workspace.path
+
+    # ------------------------------------------------------------------ running
+
+    def run(
+        self,
+        files: dict[str, str] | None = None,
+        *,
+        select: list[str] | None = None,
+        reruns: int = 0,
+        shuffle_seed: int | None = None,
+        trace: list[str] | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Write `files` into the copy, run pytest on `select` (default: those files), undo."""
+        if self._closed:
+            raise SandboxError("the sandbox is closed")
+        files = files or {}
+        with self._lock:
+            self._runs += 1
+            run_dir = self._root / "runs" / str(self._runs)
+            (run_dir / "home").mkdir(parents=True)
+            (run_dir / "tmp").mkdir()
+            written = self._workspace.write_files(files)
+            try:
+                return self._run(
+                    run_dir, written, files, select, reruns, shuffle_seed, trace, timeout
+                )
+            except BaseException:
+                self._workspace.restore(written)
+                raise
+            finally:
+                remove_tree(run_dir)
+
+    def _run(
+        self,
+        run_dir: Path,
+        written: Written,
+        files: dict[str, str],
+        select: list[str] | None,
+        reruns: int,
+        shuffle_seed: int | None,
+        trace: list[str] | None,
+        timeout: float | None,
+    ) -> RunResult:
+        results = run_dir / "results.jsonl"
+        hang = run_dir / "hang.txt"
+        wall = timeout if timeout is not None else self.settings.run_timeout
+        launch = Launch(
+            level=self.level,
+            python=self.python,
+            python_roots=self._python_roots,
+            repo_entries=self._repo_entries,
+            source=self.repo,
+            workspace=self.workspace,
+            plugin_dir=self._plugin_dir,
+            run_dir=run_dir,
+            boot_config=run_dir / "boot.json",
+            pytest_args=self._pytest_args(
+                results, hang, files, select, reruns, shuffle_seed, trace
+            ),
+            env=sandbox_env(
+                os.environ,
+                home=run_dir / "home",
+                python_bin=self.python.parent,
+                # bwrap gives the run a private /tmp; the other levels get a private TMPDIR
+                tmpdir=None if self.level == IsolationLevel.BWRAP else run_dir / "tmp",
+            ),
+        )
+        launch.boot_config.write_text(
+            json.dumps(boot_config(launch, self._limits(), results)), encoding="utf-8"
+        )
+        finished = run_command(build_command(launch), timeout=wall)
+        # Undo the run before reporting it, so changed_paths is part of the result.
+        changed = self._workspace.restore(written)
+        result = build_result(
+            read_events(results),
+            isolation=self.level,
+            returncode=finished.returncode,
+            timed_out=finished.timed_out,
+            run_timeout=wall,
+            duration=finished.duration,
+            stdout_tail=finished.stdout_tail,
+            stderr_tail=finished.stderr_tail,
+            hang_report=_read_tail(hang),
+            changed_paths=changed,
+        )
+        log.info(
+            "sandbox run",
+            isolation=self.level.value,
+            tests=len(result.outcomes),
+            exit_code=result.exit_code,
+            timed_out=result.timed_out,
+            seconds=round(result.duration, 2),
+        )
+        return result
+
+    def _pytest_args(
+        self,
+        results: Path,
+        hang: Path,
+        files: dict[str, str],
+        select: list[str] | None,
+        reruns: int,
+        shuffle_seed: int | None,
+        trace: list[str] | None,
+    ) -> list[str]:
+        args = [
+            *("-p", "no:cacheprovider", "-p", "no:randomly"),
+            "--continue-on-collection-errors",
+            f"--rootdir={self.workspace}",
+            "--tb=short",
+            f"--itarch-results={results}",
+            f"--itarch-hang-file={hang}",
+            f"--itarch-test-timeout={self.settings.test_timeout}",
+        ]
+        if reruns:
+            args.append(f"--itarch-reruns={int(reruns)}")
+        if shuffle_seed is not None:
+            args.append(f"--itarch-seed={int(shuffle_seed)}")
+        for path in trace or []:
+            args.append(f"--itarch-trace={path}")
+        targets = select if select is not None else sorted(files)
+        for target in targets:
+            if target.startswith("-"):
+                raise SandboxError(f"select entry {target!r} is not a path or node id")
+        return [*args, "--", *targets] if targets else args
+
+    def _limits(self) -> dict[str, int]:
+        s = self.settings
+        mb = 1024 * 1024
+        limits = {
+            "RLIMIT_AS": s.memory_mb * mb,
+            "RLIMIT_CPU": s.cpu_seconds,
+            "RLIMIT_FSIZE": s.file_size_mb * mb,
+            "RLIMIT_NPROC": s.max_processes,
+            "RLIMIT_CORE": 0,
+        }
+        if self.level == IsolationLevel.PROCESS:
+            # Outside a user namespace of its own, NPROC counts every process of the user,
+            # not just the run's: a busy desktop would make every fork in the tests fail.
+            del limits["RLIMIT_NPROC"]
+        return {k: v for k, v in limits.items() if hasattr(resource, k)}
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            remove_tree(self._root)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            remove_tree(self._root)
+
+
+def _read_tail(path: Path, limit: int = 16_000) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - limit))
+            return handle.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
