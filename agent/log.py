@@ -22,7 +22,8 @@ def configure(verbosity: int = 0) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(max(level, logging.DEBUG)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # Looked up at each call: sys.stderr may be replaced (pytest's capture, a redirect).
+        logger_factory=lambda *_: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
 
