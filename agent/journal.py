@@ -4,6 +4,7 @@ next step, so a crash or Ctrl-C loses nothing and `--resume` continues where the
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -30,6 +31,14 @@ def _runs_root(repo: Path) -> Path:
     return root
 
 
+def scratch_dir(repo: Path) -> Path:
+    """`.itarch/tmp`: where files are prepared before they are moved into the tree."""
+    _runs_root(repo)  # creates .itarch/ with its .gitignore
+    scratch = repo / ".itarch" / "tmp"
+    scratch.mkdir(exist_ok=True)
+    return scratch
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -46,6 +55,7 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.run_id = path.parent.name
+        self._lock: int | None = None
 
     @classmethod
     def create(cls, repo: Path) -> Journal:
@@ -71,6 +81,40 @@ class Journal:
                 else f"no run to resume in {root}"
             )
         return cls(runs[-1])
+
+    def claim(self) -> None:
+        """Hold the run for this process: a second process cannot append to (or resume) it.
+
+        The lock is the kernel's, so it goes with the process, even one killed with -9.
+        A line torn by such a death is cut off, so the next event starts on a line of its own.
+        """
+        fd = os.open(self.path.parent / "lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JournalError(
+                f"run {self.run_id} is in progress in another itarch process; let it finish, "
+                "or resume another run by its id"
+            ) from None
+        self._lock = fd
+        self._cut_torn_tail()
+
+    @property
+    def claimed(self) -> bool:
+        return self._lock is not None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor drops the lock
+            self._lock = None
+
+    def _cut_torn_tail(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            os.truncate(self.path, data.rfind(b"\n") + 1)
 
     def append(self, kind: str, **data: Any) -> None:
         line = json.dumps({"t": time.time(), "kind": kind, **_jsonable(data)}, default=str)

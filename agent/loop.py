@@ -10,25 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any, Protocol
-
-from pydantic import ValidationError
 
 from agent.config import Budget
 from agent.journal import Journal
 from agent.models.base import ContextTooLong, Model, ModelError
-from agent.quality import mark_bugs, verdict_feedback
-from agent.schema import (
-    AcceptedFile,
-    CheckResult,
-    FileVerdict,
-    ProposedFile,
-    StopCause,
-    TestSuiteProposal,
-    Usage,
-)
+from agent.quality import verdict_feedback
+from agent.schema import AcceptedFile, CheckResult, ProposedFile
+from agent.state import LoopState, over_budget
 from agent.tools import FINISH, PROPOSE, ToolBox
 
 NUDGE = "Use the tools: propose test files with `propose_tests`, or call `finish` if you are done."
@@ -40,23 +30,6 @@ CUT_OFF = (
 
 class Judge(Protocol):
     def check(self, files: list[ProposedFile]) -> CheckResult: ...
-
-
-@dataclass
-class LoopState:
-    """Everything needed to continue a run: rebuilt from the journal on `--resume`."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    accepted: dict[str, AcceptedFile] = field(default_factory=dict)
-    verdicts: dict[str, FileVerdict] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
-    cost: Decimal = Decimal(0)
-    iterations: int = 0
-    elapsed: float = 0.0  # wall time of earlier attempts of this run
-    stopped_by: StopCause | None = None
-    message: str = ""
-    pending: tuple[list[dict[str, Any]], str] | None = None  # a journaled turn not yet acted on
-    shrunk: bool = False
 
 
 @dataclass
@@ -79,7 +52,7 @@ class Loop:
             self._take_turn(state, content, stop_reason)
         while state.stopped_by is None:
             state.elapsed = time.monotonic() - started
-            if cause := self._over_budget(state):
+            if cause := over_budget(state, self.budget):
                 state.stopped_by, state.message = cause, f"stopped: the {cause} budget ran out"
                 break
             self._progress(f"turn {state.iterations + 1}: waiting for the model")
@@ -90,19 +63,11 @@ class Loop:
                     tools=self.tools.specs(),
                     max_tokens=self.max_tokens,
                 )
-            except ContextTooLong as exc:
-                if self.shrink_context is None or state.shrunk:
-                    state.stopped_by, state.message = "model_error", str(exc)
-                    break
-                state.shrunk = True  # trim the repository context once, then ask again
-                first = state.messages[0]["content"]
-                state.messages[0] = {"role": "user", "content": [self.shrink_context(), *first[1:]]}
-                self.journal.append("context_shrunk", content=state.messages[0]["content"])
-                continue
             except ModelError as exc:
-                state.stopped_by, state.message = "model_error", str(exc)
-                self.journal.append("model_error", error=str(exc))
-                break
+                if not (isinstance(exc, ContextTooLong) and self._shrink(state)):
+                    state.stopped_by, state.message = "model_error", str(exc)
+                    self.journal.append("model_error", error=str(exc))
+                continue
             state.iterations += 1
             state.usage += response.usage
             state.cost += response.cost_usd
@@ -110,6 +75,16 @@ class Loop:
             self._take_turn(state, response.content, response.stop_reason)
         state.elapsed = time.monotonic() - started
         return state
+
+    def _shrink(self, state: LoopState) -> bool:
+        """Trim the repository context once, so the request can be asked again."""
+        if self.shrink_context is None or state.shrunk:
+            return False
+        state.shrunk = True
+        first = state.messages[0]["content"]
+        state.messages[0] = {"role": "user", "content": [self.shrink_context(), *first[1:]]}
+        self.journal.append("context_shrunk", content=state.messages[0]["content"])
+        return True
 
     def _take_turn(self, state: LoopState, content: list[dict[str, Any]], stop_reason: str) -> None:
         if stop_reason == "refusal":
@@ -137,14 +112,16 @@ class Loop:
             )
             if call["name"] == PROPOSE:
                 proposals_kept.append(not is_error)
-        self.add(state, "user", results)
-        all_accepted = bool(proposals_kept) and all(proposals_kept)
-        if any(c["name"] == FINISH for c in calls):
+        finish = next((c for c in calls if c["name"] == FINISH), None)
+        if finish is not None:
+            summary = finish.get("input")
             state.stopped_by = "finish"
-            finish = next(c for c in calls if c["name"] == FINISH).get("input")
-            state.message = str(finish.get("summary", "")) if isinstance(finish, dict) else ""
-        elif all_accepted:
+            state.message = str(summary.get("summary", "")) if isinstance(summary, dict) else ""
+        elif proposals_kept and all(proposals_kept):
             state.stopped_by, state.message = "all_accepted", "every proposed test was kept"
+        # The end of the run is journaled with the answer, so a crash cannot separate them.
+        stop = {"cause": state.stopped_by, "message": state.message}
+        self.add(state, "user", results, **({"stop": stop} if state.stopped_by else {}))
 
     def _call_tool(self, state: LoopState, call: dict[str, Any]) -> tuple[str, bool]:
         if call["name"] == FINISH:
@@ -152,11 +129,9 @@ class Loop:
         if call["name"] != PROPOSE:
             self._progress(f"turn {state.iterations}: {call['name']}")
             return self.tools.dispatch(call["name"], call.get("input"))
-        try:
-            proposal = TestSuiteProposal.model_validate(call.get("input"))
-        except ValidationError as exc:
-            return f"The proposal does not match the schema; fix it and call again:\n{exc}", True
-        files = [_with_bug_marks(f) for f in proposal.files]
+        files = self.tools.proposal(call.get("input"))
+        if isinstance(files, str):
+            return files, True
         self._progress(f"turn {state.iterations}: judging {len(files)} file(s) in the sandbox")
         result = self.judge.check(files)
         self.journal.append("verdict", result=result)
@@ -173,34 +148,10 @@ class Loop:
         kept_all = bool(result.files) and all(f.accepted for f in result.files)
         return verdict_feedback(result), not kept_all
 
-    def _over_budget(self, state: LoopState) -> StopCause | None:
-        b = self.budget
-        if state.iterations >= b.iterations:
-            return "iterations"
-        if state.usage.total >= b.tokens:
-            return "tokens"
-        if state.cost >= b.dollars:
-            return "dollars"
-        if state.elapsed >= b.wall_seconds:
-            return "wall_time"
-        return None
-
-    def add(self, state: LoopState, role: str, content: list[dict[str, Any]]) -> None:
+    def add(self, state: LoopState, role: str, content: list[dict[str, Any]], **extra: Any) -> None:
         state.messages.append({"role": role, "content": content})
-        self.journal.append("message", role=role, content=content)
+        self.journal.append("message", role=role, content=content, **extra)
 
     def _progress(self, text: str) -> None:
         if self.on_progress:
             self.on_progress(text)
-
-
-def _with_bug_marks(file: ProposedFile) -> ProposedFile:
-    """Tests that document a defect are kept as strict xfails: judged and written with the mark."""
-    bugs = {
-        t.name: t.justification or "documents a defect"
-        for t in file.tests
-        if t.expectation == "bug"
-    }
-    if not bugs:
-        return file
-    return file.model_copy(update={"content": mark_bugs(file.content, bugs)})

@@ -6,16 +6,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
+import secrets
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from agent.config import Settings
 from agent.context import RepoTools, build_context, render_context
-from agent.journal import Journal
+from agent.journal import Journal, scratch_dir
 from agent.log import get_logger
 from agent.loop import Loop, LoopState
 from agent.models.base import Model
@@ -23,7 +24,14 @@ from agent.prompts import system_prompt
 from agent.quality import Judge
 from agent.resume import run_settings, state_from_journal
 from agent.sandbox import Sandbox, find_python
-from agent.schema import AcceptedFile, CheckResult, Context, ProposedFile, Report
+from agent.schema import (
+    AcceptedFile,
+    CheckResult,
+    Context,
+    IsolationLevel,
+    ProposedFile,
+    Report,
+)
 from agent.tools import ToolBox
 
 log = get_logger(__name__)
@@ -66,47 +74,76 @@ def generate(
 ) -> Report:
     """Run the loop and write what it accepted. `resume` ("" = the newest run) continues a run."""
     started = time.monotonic()
+    journal: Journal | None = None
     state: LoopState | None = None
-    if resume is not None:
-        journal = Journal.open(repo, resume or None)
-        recorded = run_settings(journal)
-        base, head, modules = recorded["base"], recorded.get("head", "HEAD"), recorded["modules"]
-        state = state_from_journal(journal)
-    ctx = _context(repo, settings, base=base, head=head, modules=modules)
-    if base and not ctx.changed:
-        raise UsageError(f"nothing changed between {base} and the working tree")
-    python = find_python(repo, settings.python)
-    if state is None:
-        journal = Journal.create(repo)
-        journal.append("run_started", base=base, head=head, modules=modules, model=model.name)
-    with Sandbox(repo, python, settings.sandbox) as sandbox:
-        judge = Judge(sandbox, settings, context=ctx, tests_root=ctx.conventions.tests_root)
-        loop = Loop(
-            model=model,
-            judge=judge,
-            tools=ToolBox(RepoTools(repo)),
-            journal=journal,
-            system=system_prompt(),
-            budget=settings.budget,
-            max_tokens=settings.max_tokens,
-            on_progress=on_progress,
-            shrink_context=lambda: _context_block(
-                _context(repo, settings, base=base, head=head, modules=modules, shrink=4)
-            ),
-        )
-        if state is None:
-            state = LoopState()
-            loop.add(
-                state, "user", [_context_block(ctx), {"type": "text", "text": task_message(ctx)}]
+    try:
+        if resume is not None:
+            journal = Journal.open(repo, resume or None)
+            journal.claim()  # one process per run: a second `--resume` of it is refused
+            recorded = run_settings(journal)
+            base, head = recorded["base"], recorded.get("head", "HEAD")
+            modules = recorded["modules"]
+            state = state_from_journal(journal)
+        ctx = _context(repo, settings, base=base, head=head, modules=modules)
+        if base and not ctx.changed:
+            raise UsageError(f"nothing changed between {base} and the working tree")
+        python = find_python(repo, settings.python)
+        if journal is None:
+            journal = Journal.create(repo)
+            journal.claim()
+            journal.append("run_started", base=base, head=head, modules=modules, model=model.name)
+        with Sandbox(repo, python, settings.sandbox) as sandbox:
+            judge = Judge(sandbox, settings, context=ctx, tests_root=ctx.conventions.tests_root)
+            sent = min(settings.context_tokens, ctx.tokens or settings.context_tokens)
+            smaller = max(1, sent // 2)  # a prompt too long is asked again with half the context
+            loop = Loop(
+                model=model,
+                judge=judge,
+                tools=ToolBox(RepoTools(repo)),
+                journal=journal,
+                system=system_prompt(),
+                budget=settings.budget,
+                max_tokens=settings.max_tokens,
+                on_progress=on_progress,
+                shrink_context=lambda: _context_block(
+                    _context(repo, settings, base=base, head=head, modules=modules, tokens=smaller)
+                ),
             )
-        try:
+            if state is None:
+                state = LoopState()
+                first = [_context_block(ctx), {"type": "text", "text": task_message(ctx)}]
+                loop.add(state, "user", first)
             state = loop.run(state)
-        except KeyboardInterrupt:
-            journal.append("interrupted")
-            raise Interrupted(journal.run_id) from None
-        level = sandbox.level
-    report = Report(
-        run_id=journal.run_id,
+            level = sandbox.level
+        report = _report(journal.run_id, repo, base, model, level, state, started)
+        if write:
+            for accepted in report.accepted:
+                accepted.written = write_new_file(repo, accepted)
+        if patch is not None:
+            patch.write_text(new_files_patch(report.accepted), encoding="utf-8")
+        journal.append("report", report=report)
+        return report
+    except KeyboardInterrupt:
+        if journal is None or not journal.claimed:
+            raise
+        journal.append("interrupted")
+        raise Interrupted(journal.run_id) from None
+    finally:
+        if journal is not None:
+            journal.release()
+
+
+def _report(
+    run_id: str,
+    repo: Path,
+    base: str | None,
+    model: Model,
+    level: IsolationLevel,
+    state: LoopState,
+    started: float,
+) -> Report:
+    return Report(
+        run_id=run_id,
         repo=str(repo),
         base=base,
         model=model.name,
@@ -121,13 +158,6 @@ def generate(
         wall_seconds=round(time.monotonic() - started, 2),
         message=state.message,
     )
-    if write:
-        for accepted in report.accepted:
-            accepted.written = write_new_file(repo, accepted)
-    if patch is not None:
-        patch.write_text(new_files_patch(report.accepted), encoding="utf-8")
-    journal.append("report", report=report)
-    return report
 
 
 def _context(
@@ -137,14 +167,14 @@ def _context(
     base: str | None,
     head: str = "HEAD",
     modules: list[str] | None = None,
-    shrink: int = 1,
+    tokens: int | None = None,
 ) -> Context:
     return build_context(
         repo,
         base=base,
         head=head,
         modules=modules,
-        budget_tokens=settings.context_tokens // shrink,
+        budget_tokens=tokens or settings.context_tokens,
         tests_root=settings.tests_root,
     )
 
@@ -186,23 +216,51 @@ def check(
 
 
 def write_new_file(repo: Path, accepted: AcceptedFile) -> bool:
-    """Write atomically and never over an existing file: a crash leaves no half-written test."""
+    """Write a new file whole or not at all, never over an existing file nor outside `repo`.
+
+    The content is written to a scratch file under `.itarch/` (ignored by git) and linked into
+    place, so even a kill -9 leaves the complete file or none, and no stray file in the tree.
+    """
     target = repo / accepted.path
-    if target.exists():
-        log.warning("not overwriting an existing file", path=accepted.path)
+    pure = PurePosixPath(accepted.path)
+    real_repo = Path(os.path.realpath(repo))
+    if pure.is_absolute() or ".." in pure.parts or not _within(target.parent, real_repo):
+        log.warning("not writing outside the repository", path=accepted.path)
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".itarch-", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(accepted.content)
-        os.link(tmp, target)  # fails if the file appeared meanwhile: never overwrites
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _link_new(accepted.content, target, scratch_dir(repo))
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            _link_new(accepted.content, target, target.parent)  # .itarch/ is on another device
     except FileExistsError:
         log.warning("not overwriting an existing file", path=accepted.path)
         return False
+    except OSError as exc:
+        log.warning("could not write an accepted file", path=accepted.path, error=str(exc))
+        return False
+    return True
+
+
+def _within(path: Path, root: Path) -> bool:
+    real = Path(os.path.realpath(path))
+    return real == root or root in real.parents
+
+
+def _link_new(content: str, target: Path, scratch: Path) -> None:
+    tmp = scratch / f".itarch-{secrets.token_hex(8)}.tmp"
+    # 0o666 less the umask: the file gets the permissions any new file of the user's would.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, target)  # fails if the file exists: never overwrites
     finally:
         os.unlink(tmp)
-    return True
 
 
 def new_files_patch(files: list[AcceptedFile]) -> str:

@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from agent.journal import Journal, JournalError
-from agent.loop import LoopState
 from agent.schema import AcceptedFile, CheckResult, ModelResponse
+from agent.state import LoopState
 
 
 def run_settings(journal: Journal) -> dict[str, Any]:
@@ -33,6 +33,8 @@ def state_from_journal(journal: Journal) -> LoopState:
                 state.messages[-1] = message  # a turn acted on again after a resume
             else:
                 state.messages.append(message)
+            if stop := event.get("stop"):  # the run had ended; only the report was left to write
+                state.stopped_by, state.message = stop["cause"], stop["message"]
         elif kind == "context_shrunk":
             state.messages[0] = {"role": "user", "content": event["content"]}
             state.shrunk = True

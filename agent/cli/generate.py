@@ -74,5 +74,7 @@ def generate(
         print_report(console, report)
         if patch is not None:
             console.print(f"patch written to {patch} (apply with: git apply {patch})")
-    if report.stopped_by == "model_error" and not report.accepted:
-        raise typer.Exit(1)
+    if report.stopped_by == "model_error":
+        err_console.print(f"itarch: error: {report.message}", soft_wrap=True, markup=False)
+        if not report.accepted:
+            raise typer.Exit(1)

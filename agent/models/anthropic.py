@@ -152,6 +152,8 @@ class AnthropicModel:
             raise _Transient(f"connection failed ({exc.__cause__ or exc})") from exc
         except _http.TransportError as exc:
             raise _Transient(f"the stream was dropped ({type(exc).__name__}: {exc})") from exc
+        except ValueError as exc:  # the SDK could not parse a streamed tool input as JSON
+            raise _Transient(f"unparseable tool input ({str(exc)[:200]})") from exc
 
     def _classify(self, exc: anthropic.APIStatusError) -> Exception:
         """Turn an API error into a retry (`_Transient`) or a one-line `ModelError`."""
@@ -182,7 +184,11 @@ class AnthropicModel:
             cache_read_input_tokens=u.cache_read_input_tokens or 0,
         )
         return ModelResponse(
-            content=[b.model_dump(mode="json", exclude_none=True) for b in message.content],
+            content=[
+                # warnings off: a tool input that is not an object is judged by the loop
+                b.model_dump(mode="json", exclude_none=True, warnings=False)
+                for b in message.content
+            ],
             stop_reason=message.stop_reason or "end_turn",
             usage=usage,
             model=message.model or self.name,
