@@ -1,0 +1,57 @@
+"""What one existing test file mentions, in a single AST walk: the modules it imports, the names
+it uses, its string constants and the HTTP requests it makes. Nothing runs."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from agent.integrations.pre_push_routes import Requests, requests_of
+
+# Longer strings are prose or data, not routes, event names or module names.
+_MAX_STRING = 200
+
+
+@dataclass(frozen=True)
+class TestFacts:
+    path: str
+    imports: frozenset[str]  # "shop.orders" and "shop.orders.OrderService" for a from-import
+    names: frozenset[str]  # identifiers and attribute names used anywhere
+    strings: frozenset[str]
+    requests: Requests
+
+
+def read_test(path: str, text: str) -> TestFacts | None:
+    """None when the file does not parse (it exercises nothing until it does)."""
+    try:
+        tree = ast.parse(text, filename=path)
+    except (SyntaxError, ValueError):
+        return None
+    imports: set[str] = set()
+    names: set[str] = set()
+    strings: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imports.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imports.add(node.module)
+            imports.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).rpartition(".")[2])
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and len(node.value) <= _MAX_STRING
+        ):
+            strings.add(node.value)
+    return TestFacts(
+        path=path,
+        imports=frozenset(imports),
+        names=frozenset(names),
+        strings=frozenset(strings),
+        requests=requests_of(tree, strings),
+    )

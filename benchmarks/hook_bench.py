@@ -1,0 +1,158 @@
+"""How much does the pre-push hook (check mode) add to a small `git push` of examples/shop?
+
+Two copies of the example shop each push to their own local bare remote; one has the hook
+installed, the other none. Each round commits the same one-line change inside
+`OrderService.create_order` (a function with database and event seams) in both, then times a
+real `git push` of each. Prints the medians, the difference and the ratio, and the import time
+of the hook's code path next to the full CLI's. Target: the hook's push under 1 s.
+
+    python benchmarks/hook_bench.py [--runs 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agent.examples import build_shop_repo
+from agent.integrations.pre_push import install
+
+TARGET_SECONDS = 1.0
+EDITED = "shop/orders.py"
+# The first statement of OrderService.create_order; the bench line goes just before it.
+ANCHOR = "        wanted: dict[str, int] = {}\n"
+
+
+def git_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "ITARCH_"))}
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.invalid",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.invalid",
+    )
+    return env
+
+
+def git(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+
+
+def shop_with_remote(root: Path, name: str, env: dict[str, str]) -> Path:
+    shop = build_shop_repo(root / name).path
+    remote = root / f"{name}.git"
+    git(root, env, "init", "--quiet", "--bare", str(remote))
+    git(shop, env, "remote", "add", "origin", str(remote))
+    git(shop, env, "push", "--quiet", "--no-verify", "-u", "origin", "HEAD:refs/heads/main")
+    git(shop, env, "branch", "--quiet", "--set-upstream-to=origin/main")
+    return shop
+
+
+def small_change(shop: Path, env: dict[str, str], round_no: int) -> None:
+    path = shop / EDITED
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"        # bench round \d+\n", "", text)
+    if text.count(ANCHOR) != 1:
+        raise SystemExit(f"{EDITED} changed: cannot find the line of create_order to edit")
+    text = text.replace(ANCHOR, f"        # bench round {round_no}\n" + ANCHOR)
+    path.write_text(text, encoding="utf-8")
+    git(shop, env, "commit", "--quiet", "--no-verify", "-am", f"bench round {round_no}")
+
+
+def timed_push(shop: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (user + system of git and everything it ran), stderr."""
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["git", "push", "origin", "HEAD:refs/heads/main"],
+        cwd=shop,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
+    if done.returncode != 0:
+        raise SystemExit(f"push failed in {shop}:\n{done.stderr}")
+    return elapsed, cpu, done.stderr
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def import_seconds(statement: str, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", statement], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="pushes of each kind")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="itarch-hook-bench-") as tmp:
+        root = Path(tmp)
+        env = git_env(root)
+        hooked = shop_with_remote(root, "hooked", env)
+        plain = shop_with_remote(root, "plain", env)
+        install(hooked, mode="check")
+
+        with_hook, without, hook_cpu, base_cpu, said = [], [], [], [], ""
+        for n in range(args.runs):
+            small_change(hooked, env, n)
+            small_change(plain, env, n)
+            seconds, cpu, said = timed_push(hooked, env)
+            with_hook.append(seconds)
+            hook_cpu.append(cpu)
+            seconds, cpu, _ = timed_push(plain, env)
+            without.append(seconds)
+            base_cpu.append(cpu)
+
+    hook_median = statistics.median(with_hook)
+    base_median = statistics.median(without)
+    print(f"examples/shop, a one-line change in {EDITED} (create_order), {args.runs} pushes each")
+    print(f"git push, no hook:         median {base_median * 1000:7.1f} ms")
+    print(f"git push, itarch check:    median {hook_median * 1000:7.1f} ms")
+    print(f"hook's cost:               {(hook_median - base_median) * 1000:7.1f} ms")
+    print(f"ratio:                     {hook_median / base_median:7.1f}x")
+    cpu_hook, cpu_base = statistics.median(hook_cpu), statistics.median(base_cpu)
+    print(
+        f"CPU time (user+sys), less sensitive to a busy machine: no hook {cpu_base * 1000:.1f} ms, "
+        f"itarch check {cpu_hook * 1000:.1f} ms, ratio {cpu_hook / max(cpu_base, 1e-3):.1f}x"
+    )
+    verdict = "met" if hook_median < TARGET_SECONDS else "MISSED"
+    print(f"target < {TARGET_SECONDS:.1f} s for the hooked push: {verdict}")
+    said_lines = [line for line in said.splitlines() if line.startswith("itarch:")]
+    print("the hook said:", said_lines[0] if said_lines else "(nothing)")
+    check_path = "agent.integrations.pre_push, agent.config, agent.integrations.pre_push_scan"
+    hook_import = import_seconds(f"import {check_path}", 5)
+    cli_import = import_seconds("import agent.cli.main", 3)
+    print(f"python + imports of check mode:     {hook_import * 1000:7.1f} ms")
+    print(f"python + import of the full CLI:    {cli_import * 1000:7.1f} ms (what the hook avoids)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"machine: {os.cpu_count()} CPU(s), load average {load} (noisy neighbours skew all figures)"
+    )
+
+
+if __name__ == "__main__":
+    main()
