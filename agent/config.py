@@ -50,7 +50,7 @@ DEFAULT_PRICES: dict[str, Price] = {
 
 
 class Budget(BaseModel):
-    iterations: int = Field(default=6, ge=1, description="model turns that propose tests")
+    iterations: int = Field(default=6, ge=1, description="model turns (requests), reads included")
     tokens: int = Field(default=400_000, ge=1)
     dollars: Decimal = Field(default=Decimal("2.00"), ge=0)
     wall_seconds: float = Field(default=900.0, gt=0)

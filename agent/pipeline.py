@@ -201,7 +201,11 @@ def check(
             rel = full.resolve().relative_to(repo.resolve()).as_posix()
         except ValueError:
             raise UsageError(f"{raw} is not inside the repository {repo}") from None
-        files.append(ProposedFile(path=rel, content=full.read_text(encoding="utf-8")))
+        try:
+            content = full.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{raw} is not UTF-8 text") from None
+        files.append(ProposedFile(path=rel, content=content))
     ctx = _context(repo, settings, base=base)
     python = find_python(repo, settings.python)
     with Sandbox(repo, python, settings.sandbox) as sandbox:

@@ -101,3 +101,9 @@ def test_demo_says_the_model_was_scripted(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "SCRIPTED" in proc.stdout
     assert "accepted" in proc.stdout and "suspected bug" in proc.stdout
+
+
+def test_check_of_a_file_that_is_not_text_is_one_clear_line(shop: ShopRepo) -> None:
+    target = shop.path / "tests" / "test_binary.py"
+    target.write_bytes(b"\xff\xfe\x00binary")
+    assert_one_line_error(itarch("check", str(target), cwd=shop.path), "not UTF-8")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from agent.cli.common import (
 )
 from agent.pipeline import generate as run_generate
 from agent.report import print_report, to_json
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +47,8 @@ def generate(
 ) -> None:
     """Write integration tests for a change, prove them in the sandbox, keep the ones that hold."""
     g = globals_of(ctx)
+    # SIGTERM (a cancelled CI job, a stopped container) ends a run like Ctrl-C: resumable.
+    signal.signal(signal.SIGTERM, _interrupt)
     with user_errors():
         if not base and not module and resume is None:
             raise CliError("say what to test: --base REF (a change) or --module M (modules)")

@@ -150,7 +150,10 @@ def test_kill_9_then_resume_loses_nothing_and_repeats_no_answered_call(
     assert not mentioning(str(tmpdir))
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(shop: ShopRepo, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(
+    shop: ShopRepo, tmp_path: Path, stop: str
+) -> None:
     tmpdir = tmp_path / "tmp"
     before = tree_state(shop.path)
     with AnthropicServer(respond=CONVERSATION) as server:
@@ -158,7 +161,10 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(shop: ShopRepo, tmp_path: P
         try:
             wait_for(judging(shop.path, tmpdir), what="a sandbox process judging the proposal")
             sandbox = descendants(proc.pid)
-            os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+            if stop == "ctrl-c":
+                os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+            else:
+                proc.send_signal(signal.SIGTERM)  # what a CI runner or service manager does
             _, err = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
