@@ -25,36 +25,50 @@ Semantics worth knowing:
 - `files` may also replace an existing repo file (e.g. a mutant); after the run every file is
   back as it was. Files passed to run() are removed again, and any repo file the run changed,
   created or deleted is restored and listed in `RunResult.changed_paths` (caches such as
-  `__pycache__`, `.pytest_cache`, `.hypothesis` and `.coverage*` are ignored).
+  `__pycache__`, `.pytest_cache`, `.hypothesis` and `.coverage*` are ignored; a `.git` the run
+  created is listed as `.git/` and removed). Bytecode caches written by a run with `files` are
+  deleted afterwards and the ones trusted from the last run without `files` put back, so no run
+  can leave compiled code for a later one.
 - Outcomes come from our pytest plugin, one `TestOutcome` per test per round (`run` = round).
   Setup/teardown errors are "error"; a strict XPASS is "failed" with `xfail_strict=True` and no
   `exc_type`; xfailed items carry the underlying `exc_type` and `assertion`.
+- Results travel as HMAC-signed, numbered lines under a per-run key (see plugin/itarch_pytest.py
+  and results.py). A run whose results cannot be trusted (a forged, altered, missing or repeated
+  line, a tamper report from inside, an exit status the results contradict) has every test
+  reported as "error" with `exc_type="ResultTampering"`, and `RunResult.crashed` says why.
+- `TestOutcome.network` lists non-loopback targets the test tried: through `socket` (wrapped),
+  `_socket` (an audit hook) or, in the sandbox's own network namespace, anything else (the
+  kernel's no-route counters).
 - A test over `settings.test_timeout` fails with `timed_out=True`; when the run's wall clock
   runs out the whole process tree is killed, `RunResult.timed_out` is set, finished outcomes are
   kept and the test that was running is reported failed with `timed_out=True`.
 - Collection errors don't stop the other files (`--continue-on-collection-errors`).
 - Runs on one Sandbox are serialised (one workspace); use several Sandboxes for parallelism.
 
-Isolation, level by level (`agent/sandbox/isolation.py` builds the commands):
-- bwrap: the system read-only; private tmpfs /tmp; $HOME an empty tmpfs; the user's repo path
-  an empty tmpfs (repo directories on the interpreter's sys.path show the copy, read-only);
-  the interpreter's prefixes re-shown read-only; own net (loopback only), pid, ipc and uts
-  namespaces; --die-with-parent, --new-session, --clearenv + the allowlisted environment.
-- unshare: own user, net (lo brought up), pid and mount namespaces; the user's repo and $HOME
-  re-mounted read-only from inside; a private TMPDIR, but the rest of the filesystem (and /tmp)
-  is the user's.
-- process: a child in its own session, with the allowlisted environment and the limits, and
-  nothing else: NOT isolated; logged as a warning and reported as `isolation="process"`.
+Isolation, level by level (`agent/sandbox/isolation.py` builds the commands; SECURITY.md has the
+threat model and what each level does and does not stop):
+- bwrap: bubblewrap builds the mount plan (`isolation.mount_plan`): the system read-only; empty
+  unwritable directories over /run, $HOME, the repository, its parent directory and every
+  non-system top-level directory (/home, /root, /srv, /var, /mnt, ...); a private, size-bounded
+  /tmp and /dev/shm; a minimal /dev; the interpreter's directories, the workspace (writable), the
+  run's directory (writable) and our plugin shown on top. Own net (loopback only), pid, ipc and
+  uts namespaces; every capability dropped; --die-with-parent, --new-session, --clearenv + the
+  allowlisted environment.
+- unshare: own user, net (lo brought up), pid, ipc, uts and mount namespaces; the bootstrap
+  builds the same mount plan from inside, then drops every capability for good.
+- process: a child in its own session, with the allowlisted environment, the limits and no
+  capabilities, and nothing else: NOT isolated; logged as a warning and reported as
+  `isolation="process"`.
 Environment everywhere: PATH (target's bin dir first), LANG, LC_*, TZ, TERM, PYTHONHASHSEED,
 HOME (an empty per-run dir), TMPDIR (unshare/process). Nothing else, secrets included.
 
 Limits (set by the in-sandbox bootstrap, inherited by every test process): RLIMIT_AS
-(memory_mb), RLIMIT_CPU (cpu_seconds), RLIMIT_FSIZE (file_size_mb), RLIMIT_CORE=0 and
-RLIMIT_NPROC (max_processes). The kernel does not apply RLIMIT_NPROC to root (uid 0 outside any
-user namespace, or mapped to it), and outside a user namespace of its own it would count all of
-the user's processes, so it is skipped at the process level; the pid namespace and the tree
-kill still end every process a run started. The per-test timeout uses SIGALRM (a test that sets
-its own ITIMER_REAL competes with it) with a faulthandler watchdog behind it for code that never
-returns to the interpreter; that watchdog ends the pytest process, so later tests of that run
-are not reported.
+(memory_mb), RLIMIT_CPU (cpu_seconds), RLIMIT_FSIZE (file_size_mb; the private /tmp and /dev/shm
+hold twice that each), RLIMIT_CORE=0 and RLIMIT_NPROC (max_processes). The kernel does not apply
+RLIMIT_NPROC to root (uid 0 outside any user namespace, or mapped to it), and outside a user
+namespace of its own it would count all of the user's processes, so it is skipped at the process
+level; the pid namespace and the tree kill still end every process a run started. The per-test
+timeout uses SIGALRM (a test that sets its own ITIMER_REAL competes with it) with a faulthandler
+watchdog behind it for code that never returns to the interpreter; that watchdog ends the pytest
+process, so later tests of that run are not reported.
 """

@@ -1,19 +1,27 @@
 """The isolation ladder: which walls the machine lets us build, and the command that builds them.
 
-    bwrap    read-only system, private /tmp, empty $HOME, the user's repo hidden, own net/pid/
-             ipc/uts namespaces (loopback only), cleared environment
-    unshare  own user/net/pid/mount namespaces (loopback only); the user's repo and $HOME
-             re-mounted read-only from inside; the rest of the filesystem as the user sees it
+    bwrap    bubblewrap builds the mount plan below; own net/pid/ipc/uts namespaces (loopback
+             only), every capability dropped, cleared environment
+    unshare  own user/net/ipc/uts/pid/mount namespaces (loopback only); the bootstrap builds
+             the same mount plan from inside, then drops every capability
     process  a plain child process in its own session: NOT isolated (said loudly)
+
+The mount plan (`mount_plan`): the whole filesystem read-only; empty private directories over
+/tmp, /run, /dev/shm, the user's home, the repository and its parent directory, and every
+top-level directory that is not part of the operating system (/home, /root, /srv, /var, /mnt,
+...); then the interpreter's directories, the workspace copy (writable), the run's directory
+(writable) and our plugin shown again on top.
 
 `container` is part of the vocabulary but no engine is wired up, so it is never available.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -36,11 +44,24 @@ _PROBE_TIMEOUT = 30.0
 _ENV_ALLOWLIST = ("PATH", "LANG", "TZ", "TERM", "PYTHONHASHSEED")
 _ENV_PREFIX_ALLOWLIST = ("LC_",)
 
+# Top-level directories of the operating system, shown read-only. Every other top-level directory
+# (/home, /root, /srv, /var, /mnt, /media, /work, ...) holds somebody's data and is hidden.
+_SYSTEM_DIRS = frozenset(
+    {"bin", "dev", "etc", "gnu", "lib", "lib32", "lib64", "libx32", "nix", "opt", "proc"}
+    | {"sbin", "snap", "sys", "usr"}
+)
+# Always hidden behind an empty private directory: shared scratch space and runtime sockets.
+_ALWAYS_MASKED = ("/tmp", "/run", "/dev/shm")
+# Of those, the scratch space stays writable, but bounded: tmpfs lives in memory.
+_SCRATCH = ("/tmp", "/dev/shm")
+
 _UNSHARE = [
     "unshare",
     "--user",
     "--map-root-user",
     "--net",
+    "--ipc",
+    "--uts",
     "--pid",
     "--fork",
     "--mount-proc",
@@ -100,7 +121,7 @@ def _bwrap_problem() -> str | None:
     argv = [
         "bwrap",
         *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"),
-        *("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"),
+        *("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"),
         *("--die-with-parent", "--new-session", "--clearenv", "--setenv", "LANG", "C.UTF-8"),
         "--",
         sys.executable,
@@ -112,6 +133,8 @@ def _bwrap_problem() -> str | None:
         return problem
     if report.get("interfaces") != ["lo"]:
         return f"bwrap's network namespace shows {report.get('interfaces')}, not only lo"
+    if report.get("capabilities"):
+        return "bwrap left capabilities to the sandboxed process"
     return None
 
 
@@ -129,7 +152,11 @@ def _unshare_problem() -> str | None:
     if report.get("interfaces") != ["lo"] or not report.get("loopback"):
         return f"unshare's network namespace shows {report.get('interfaces')}, not only lo"
     if not report.get("read_only"):
-        return "unshare could not make the user's files read-only"
+        return "unshare could not make the filesystem read-only"
+    if not report.get("masked") or not report.get("writable"):
+        return "unshare could not hide a directory and show a writable one on top"
+    if report.get("capabilities"):
+        return "unshare could not drop the sandbox's capabilities"
     return None
 
 
@@ -201,6 +228,7 @@ class Launch:
     pytest_args: list[str]
     repo_entries: list[str] = field(default_factory=list)  # sys.path dirs inside the repo
     env: dict[str, str] = field(default_factory=dict)
+    scratch_mb: int = 1024  # size of the private /tmp and /dev/shm (they live in memory)
 
 
 @dataclass
@@ -214,33 +242,98 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _bwrap_argv(launch: Launch) -> list[str]:
-    home = os.path.realpath(os.path.expanduser("~"))
+@dataclass(frozen=True)
+class Bind:
+    source: str
+    target: str
+    writable: bool = False
+
+
+@dataclass
+class MountPlan:
+    """What the sandbox sees: the system read-only, `masks` empty, `binds` shown on top.
+
+    Masks are read-only empty directories, except the scratch ones (`scratch`: path -> bytes),
+    which are writable up to their size.
+    """
+
+    masks: list[str]
+    binds: list[Bind]
+    scratch: dict[str, int] = field(default_factory=dict)
+
+
+def _homes() -> list[str]:
+    homes = [os.path.expanduser("~")]
+    with contextlib.suppress(KeyError):  # a uid without a passwd entry
+        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+    return [os.path.realpath(h) for h in homes if h]
+
+
+def _masks(source: Path) -> list[str]:
+    """Directories hidden behind an empty private directory, outermost first."""
+    wanted = [*_ALWAYS_MASKED, *_homes(), str(source), str(source.parent)]
+    try:
+        top = sorted(os.scandir("/"), key=lambda entry: entry.name)
+    except OSError:
+        top = []
+    for entry in top:
+        if entry.name not in _SYSTEM_DIRS and entry.is_dir(follow_symlinks=False):
+            wanted.append(entry.path)
+    masks: list[str] = []
+    for path in sorted(dict.fromkeys(wanted), key=len):
+        if path in ("/", "") or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        if not any(_under(path, m) for m in masks):
+            masks.append(path)
+    return masks
+
+
+def mount_plan(launch: Launch) -> MountPlan:
+    """The filesystem a sandboxed run sees, for bwrap's arguments and the bootstrap alike."""
+    masks = _masks(launch.source)
+    binds: list[Bind] = []
     source = str(launch.source)
-    masks = [m for m in dict.fromkeys(["/tmp", home, source]) if m not in ("/", "")]
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for mask in masks:
-        if os.path.isdir(mask):
-            argv += ["--tmpfs", mask]
     for rel in launch.repo_entries:
         # Editable installs put repo directories on sys.path, and site.py skips directories
         # that don't exist: show the copy's version there, read-only; the bootstrap then
         # points sys.path at the writable copy itself.
         copy = launch.workspace / rel
-        if copy.is_dir() and source in masks:
-            argv += ["--ro-bind", str(copy), str(launch.source / rel)]
-    # The interpreter may live under a hidden directory (~/.pyenv, the repo's .venv): show it.
+        if copy.is_dir() and any(_under(source, m) for m in masks):
+            binds.append(Bind(str(copy), str(launch.source / rel)))
+    # The interpreter may live in a hidden directory (~/.pyenv, the repo's .venv, /home): show it.
+    # Never a directory holding the home or the repository itself (say, $HOME on PYTHONPATH).
+    secret = [*_homes(), str(launch.source.parent)]
     shown: list[str] = []
     for root in sorted(launch.python_roots, key=len):
         if not os.path.isdir(root) or any(_under(root, s) for s in shown):
             continue
+        if any(_under(place, root) for place in secret):
+            log.warning("not showing a sys.path directory that holds private files", path=root)
+            continue
         if any(_under(root, m) for m in masks):
-            argv += ["--ro-bind", root, root]
+            binds.append(Bind(root, root))
             shown.append(root)
-    argv += ["--bind", str(launch.workspace), str(launch.workspace)]
-    argv += ["--bind", str(launch.run_dir), str(launch.run_dir)]
-    argv += ["--ro-bind", str(launch.plugin_dir), str(launch.plugin_dir)]
+    binds.append(Bind(str(launch.workspace), str(launch.workspace), writable=True))
+    binds.append(Bind(str(launch.run_dir), str(launch.run_dir), writable=True))
+    binds.append(Bind(str(launch.plugin_dir), str(launch.plugin_dir)))
+    size = launch.scratch_mb * 1024 * 1024
+    scratch = {path: size for path in _SCRATCH if path in masks}
+    return MountPlan(masks=masks, binds=binds, scratch=scratch)
+
+
+def _bwrap_argv(launch: Launch) -> list[str]:
+    plan = mount_plan(launch)
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for mask in plan.masks:
+        if mask in plan.scratch:
+            argv += ["--size", str(plan.scratch[mask]), "--perms", "1777", "--tmpfs", mask]
+        else:  # not even uid 0 writes here once its capabilities are gone
+            argv += ["--perms", "0555", "--tmpfs", mask]
+    for bind in plan.binds:
+        argv += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.target]
     argv += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    # Run as root, bwrap would otherwise leave the sandbox every capability (mount, ptrace...).
+    argv += ["--cap-drop", "ALL"]
     argv += ["--hostname", "itarch-sandbox", "--die-with-parent", "--new-session", "--clearenv"]
     for key, value in sorted(launch.env.items()):
         argv += ["--setenv", key, value]
@@ -283,24 +376,30 @@ def build_command(launch: Launch) -> Command:
     raise SandboxError(f"isolation {launch.level.value!r} cannot launch anything here")
 
 
-def boot_config(launch: Launch, limits: dict[str, int], results: Path) -> dict[str, object]:
-    """What the bootstrap does inside: loopback, read-only re-mounts, limits, sys.path remap."""
+def boot_config(
+    launch: Launch, limits: dict[str, int], channel: dict[str, int]
+) -> dict[str, object]:
+    """What the bootstrap does inside: loopback, the mount plan, privileges, limits, sys.path.
+
+    `channel` names the inherited descriptors of the results file and of the pipe holding the
+    run's signing key.
+    """
     config: dict[str, object] = {
         "workspace": str(launch.workspace),
         "source": str(launch.source),
-        "results": str(results),
+        "channel": channel,
         "limits": limits,
         "parent_pid_ns": _own_pid_ns(),
+        "drop_privileges": True,
     }
     if launch.level == IsolationLevel.UNSHARE:
-        home = os.path.realpath(os.path.expanduser("~"))
+        plan = mount_plan(launch)
         config["loopback_up"] = True
-        # our own directories first (writable), then the user's read-only on top of the rest;
-        # a read-only bind of a parent keeps the writable mounts below it writable
-        config["writable"] = [str(launch.workspace), str(launch.run_dir)]
-        config["read_only"] = [
-            p for p in dict.fromkeys([str(launch.source), home]) if p not in ("/", "")
-        ] + [str(launch.plugin_dir)]
+        config["mounts"] = {
+            "dev": True,
+            "masks": [[m, plan.scratch.get(m, 0)] for m in plan.masks],
+            "binds": [[b.source, b.target, b.writable] for b in plan.binds],
+        }
     return config
 
 

@@ -1,10 +1,17 @@
-"""Turn the plugin's JSON lines into a RunResult (nothing here reads pytest's console output)."""
+"""Turn the plugin's signed JSON lines into a RunResult (never pytest's console output).
+
+Every line must carry a valid HMAC under the run's key, and each writing process's lines must
+be numbered without a gap or repeat, starting from the bootstrap's "hello". Anything else (a
+forged or altered line, a truncated stream, a tamper report from inside, an exit status the
+results contradict) makes the whole run untrusted: every outcome becomes an error.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,10 +21,12 @@ from agent.schema import CollectError, IsolationLevel, RunResult, TestOutcome
 
 log = get_logger(__name__)
 
-MAX_RESULTS_BYTES = 64 * 1024 * 1024  # a test could write into the file; don't read forever
+MAX_RESULTS_BYTES = 64 * 1024 * 1024  # far beyond what an honest run writes
 MAX_LINE_BYTES = 4 * 1024 * 1024
+TAMPERING = "ResultTampering"
 _HANG_TAIL = 6000
-_INTERNAL_ERROR = 3  # pytest's exit codes
+_TESTS_FAILED = 1  # pytest's exit codes
+_INTERNAL_ERROR = 3
 _USAGE_ERROR = 4
 
 
@@ -30,27 +39,51 @@ class Events:
     finished: bool = False  # pytest reached sessionfinish
     exit_code: int | None = None
     leftover: int = 0
+    tampered: list[str] = field(default_factory=list)  # why these results cannot be trusted
+
+    def distrust(self, why: str) -> None:
+        if why not in self.tampered:
+            self.tampered.append(why)
 
 
-def read_events(path: Path) -> Events:
+def read_events(data: bytes, key: bytes) -> Events:
+    """The verified events of one run's results stream (see the module docstring)."""
     events = Events()
-    if not path.exists():
-        return events
-    read = 0
-    with path.open("rb") as handle:
-        for raw in handle:
-            read += len(raw)
-            if read > MAX_RESULTS_BYTES:
-                log.warning("results file too large; the rest is ignored", path=str(path))
-                break
-            if len(raw) > MAX_LINE_BYTES or not raw.endswith(b"\n"):
-                continue  # oversized, or cut off mid-write by a kill
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                _apply(events, data)
+    if len(data) > MAX_RESULTS_BYTES:
+        events.distrust("the results stream is larger than any honest run writes")
+        data = data[:MAX_RESULTS_BYTES]
+    lines = data.split(b"\n")
+    # The last piece has no newline: empty, or a line cut off mid-write by a kill.
+    signer = hmac.new(key, digestmod=hashlib.sha256)
+    last: dict[int, int] = {}
+    first_pid: int | None = None
+    for raw in lines[:-1]:
+        if len(raw) > MAX_LINE_BYTES:
+            events.distrust("an oversized line in the results stream")
+            continue
+        mac, _, payload = raw.partition(b" ")
+        expected = signer.copy()
+        expected.update(payload)
+        if not hmac.compare_digest(expected.hexdigest().encode("ascii"), mac):
+            events.distrust("a result line that the sandbox's plugin did not write")
+            continue
+        try:
+            line = json.loads(payload)
+            pid, seq = int(line.pop("pid")), int(line.pop("seq"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            events.distrust("a signed result line without its process and sequence number")
+            continue
+        previous = last.get(pid)
+        if first_pid is None:
+            first_pid = pid
+            if seq != 0 or line.get("event") != "hello":
+                events.distrust("the results stream does not start at its beginning")
+        elif previous is not None and seq != previous + 1:
+            events.distrust("result lines are missing or repeated")
+        last[pid] = seq
+        if line.get("event") in ("end", "hello") and pid != first_pid:
+            events.distrust("a final result line from a process that is not the bootstrap")
+        _apply(events, line)
     return events
 
 
@@ -73,6 +106,8 @@ def _apply(events: Events, data: dict[str, Any]) -> None:
         elif kind == "end":
             events.exit_code = int(data.get("exit_code", 0))
             events.leftover = int(data.get("leftover", 0))
+        elif kind == "tamper":
+            events.distrust(str(data.get("detail", "the plugin reported tampering")))
     except (ValidationError, KeyError, TypeError, ValueError) as exc:
         log.debug("unreadable result line", kind=kind, error=str(exc))
 
@@ -98,7 +133,10 @@ def build_result(
     stderr_tail: str,
     hang_report: str,
     changed_paths: list[str],
+    tampered: list[str] | None = None,
 ) -> RunResult:
+    for why in tampered or []:
+        events.distrust(why)
     outcomes = list(events.outcomes)
     crashed = ""
     if events.running is not None:
@@ -124,10 +162,19 @@ def build_result(
     elif not events.finished and not timed_out:
         last = _last_line(stderr_tail) or _last_line(stdout_tail) or _describe(returncode)
         crashed = f"pytest did not finish: {last}"
+        if events.outcomes:
+            # Died with no test running, right after a result: what a test that wrote its own
+            # result and left would look like. Honest crashes happen inside a test.
+            events.distrust("the test process ended between two tests without finishing")
     exit_code = events.exit_code if events.exit_code is not None else returncode
     if not crashed and exit_code in (_INTERNAL_ERROR, _USAGE_ERROR) and not timed_out:
         last = _last_line(stderr_tail) or _last_line(stdout_tail)
         crashed = f"pytest could not run (exit code {exit_code}): {last}"
+    _cross_check(events, outcomes, returncode=returncode, timed_out=timed_out)
+    if events.tampered:
+        why = "; ".join(events.tampered[:3])
+        crashed = f"the results of this run cannot be trusted: {why}"
+        outcomes = _distrusted(outcomes, events.collected, crashed)
     return RunResult(
         outcomes=outcomes,
         collect_errors=events.collect_errors,
@@ -142,6 +189,37 @@ def build_result(
         changed_paths=changed_paths,
         leftover_processes=events.leftover,
     )
+
+
+def _cross_check(
+    events: Events, outcomes: list[TestOutcome], *, returncode: int | None, timed_out: bool
+) -> None:
+    """What pytest and the process say must agree with the results (they come from elsewhere)."""
+    if events.exit_code is None or timed_out:
+        return
+    failed = any(o.outcome in ("failed", "error") for o in outcomes) or events.collect_errors
+    if events.exit_code == _TESTS_FAILED and not failed:
+        events.distrust("pytest counted a failure that no result shows")
+    if returncode is not None and returncode != events.exit_code:
+        events.distrust(
+            f"the run exited with status {returncode}, its results say {events.exit_code}"
+        )
+
+
+def _distrusted(outcomes: list[TestOutcome], collected: list[str], why: str) -> list[TestOutcome]:
+    """Every test of an untrusted run, as an error that says so (never a pass)."""
+    update = {"outcome": "error", "exc_type": TAMPERING, "message": why, "assertion": False}
+    # not even a hang: a forged hang report is as untrusted as a forged pass
+    marked = [
+        o.model_copy(update={**update, "xfail_strict": False, "timed_out": False}) for o in outcomes
+    ]
+    seen = {o.nodeid for o in outcomes}
+    marked += [
+        TestOutcome(nodeid=n, outcome="error", exc_type=TAMPERING, message=why)
+        for n in collected
+        if n not in seen
+    ]
+    return marked
 
 
 def _describe(returncode: int | None) -> str:

@@ -104,12 +104,12 @@ def kill_tree(root: int) -> int:
     return len(frozen)
 
 
-def run_command(command: Command, *, timeout: float) -> Finished:
+def run_command(command: Command, *, timeout: float, pass_fds: tuple[int, ...] = ()) -> Finished:
     """Run to completion or until `timeout` seconds; on timeout kill the whole process group.
 
     Every launch starts its own session, so the group holds the bwrap/unshare monitor (whose
     death takes the sandbox's pid namespace with it) or, at the process level, pytest and every
-    child that stayed in its group.
+    child that stayed in its group. `pass_fds` stay open in the child under the same numbers.
     """
     started = time.monotonic()
     try:
@@ -121,6 +121,7 @@ def run_command(command: Command, *, timeout: float) -> Finished:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            pass_fds=pass_fds,
         )
     except OSError as exc:
         raise SandboxError(f"cannot start the sandbox ({command.argv[0]}): {exc}") from None

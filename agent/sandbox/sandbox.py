@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import secrets
 import shutil
 import stat
 import subprocess
@@ -25,8 +26,9 @@ from agent.sandbox.isolation import (
     python_roots_for,
     sandbox_env,
 )
+from agent.sandbox.plugin.itarch_boot import KEY_BYTES
 from agent.sandbox.python import inspect_python
-from agent.sandbox.results import build_result, read_events
+from agent.sandbox.results import MAX_RESULTS_BYTES, build_result, read_events
 from agent.sandbox.runner import run_command
 from agent.sandbox.workspace import Workspace, Written, remove_tree
 from agent.schema import IsolationLevel, RunResult
@@ -59,6 +61,44 @@ def _copy_plugin(target: Path, python: Path) -> Path:
     return target
 
 
+def _seal(directory: Path) -> dict[str, tuple[int, ...]]:
+    """Identity of every file below `directory`; any write changes it (ctime can't be reset)."""
+    sealed: dict[str, tuple[int, ...]] = {}
+    for path in sorted(directory.rglob("*")):
+        st = path.lstat()
+        sealed[str(path.relative_to(directory))] = (
+            st.st_ino,
+            st.st_size,
+            st.st_mode,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+        )
+    return sealed
+
+
+def _results_file(directory: Path) -> int:
+    """An append-only file no path leads to: opened here, unlinked, handed to the run by number.
+
+    Appends are atomic, so processes forked inside the run may share it.
+    """
+    path = directory / f"results-{secrets.token_hex(8)}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    path.unlink()
+    return fd
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    offset = 0
+    while offset <= limit:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
 class Sandbox:
     """A private copy of `repo` where pytest runs under `python`, as isolated as the host allows.
 
@@ -86,6 +126,7 @@ class Sandbox:
         self._closed = False
         try:
             self._plugin_dir = _copy_plugin(self._root / "plugin", self.python)
+            self._plugin_seal = _seal(self._plugin_dir)
             self._workspace = Workspace(self.repo, self._root / "ws")
         except BaseException:
             remove_tree(self._root)
@@ -127,10 +168,20 @@ class Sandbox:
             run_dir = self._root / "runs" / str(self._runs)
             (run_dir / "home").mkdir(parents=True)
             (run_dir / "tmp").mkdir()
+            self._check_plugin()
+            new_files = sorted(rel for rel in files if not (self.workspace / rel).exists())
             written = self._workspace.write_files(files)
             try:
                 return self._run(
-                    run_dir, written, files, select, reruns, shuffle_seed, trace, timeout
+                    run_dir,
+                    written,
+                    files,
+                    new_files,
+                    select,
+                    reruns,
+                    shuffle_seed,
+                    trace,
+                    timeout,
                 )
             except BaseException:
                 self._workspace.restore(written)
@@ -143,13 +194,13 @@ class Sandbox:
         run_dir: Path,
         written: Written,
         files: dict[str, str],
+        new_files: list[str],
         select: list[str] | None,
         reruns: int,
         shuffle_seed: int | None,
         trace: list[str] | None,
         timeout: float | None,
     ) -> RunResult:
-        results = run_dir / "results.jsonl"
         hang = run_dir / "hang.txt"
         wall = timeout if timeout is not None else self.settings.run_timeout
         launch = Launch(
@@ -161,9 +212,10 @@ class Sandbox:
             workspace=self.workspace,
             plugin_dir=self._plugin_dir,
             run_dir=run_dir,
+            scratch_mb=2 * self.settings.file_size_mb,
             boot_config=run_dir / "boot.json",
             pytest_args=self._pytest_args(
-                results, hang, files, select, reruns, shuffle_seed, trace
+                hang, files, new_files, select, reruns, shuffle_seed, trace
             ),
             env=sandbox_env(
                 os.environ,
@@ -173,14 +225,30 @@ class Sandbox:
                 tmpdir=None if self.level == IsolationLevel.BWRAP else run_dir / "tmp",
             ),
         )
-        launch.boot_config.write_text(
-            json.dumps(boot_config(launch, self._limits(), results)), encoding="utf-8"
-        )
-        finished = run_command(build_command(launch), timeout=wall)
+        # The key that signs this run's results reaches the bootstrap through a pipe it drains
+        # before any test code loads; the results go to a file no path leads to.
+        key = secrets.token_bytes(KEY_BYTES)
+        results_fd = _results_file(run_dir)
+        key_read, key_write = os.pipe()
+        try:
+            os.write(key_write, key)
+            os.close(key_write)
+            channel = {"results_fd": results_fd, "key_fd": key_read}
+            launch.boot_config.write_text(
+                json.dumps(boot_config(launch, self._limits(), channel)), encoding="utf-8"
+            )
+            finished = run_command(
+                build_command(launch), timeout=wall, pass_fds=(results_fd, key_read)
+            )
+            data = _read_fd(results_fd, MAX_RESULTS_BYTES)
+        finally:
+            for fd in (results_fd, key_read):
+                os.close(fd)
         # Undo the run before reporting it, so changed_paths is part of the result.
         changed = self._workspace.restore(written)
+        tampered = self._after_run(clean=not files)
         result = build_result(
-            read_events(results),
+            read_events(data, key),
             isolation=self.level,
             returncode=finished.returncode,
             timed_out=finished.timed_out,
@@ -190,6 +258,7 @@ class Sandbox:
             stderr_tail=finished.stderr_tail,
             hang_report=_read_tail(hang),
             changed_paths=changed,
+            tampered=tampered,
         )
         log.info(
             "sandbox run",
@@ -201,11 +270,36 @@ class Sandbox:
         )
         return result
 
+    def _check_plugin(self) -> None:
+        """Our plugin copy is read-only inside every sandbox but the process level's."""
+        if _seal(self._plugin_dir) != self._plugin_seal:
+            log.warning("the sandbox's plugin copy was changed; copying it again")
+            remove_tree(self._plugin_dir)
+            self._plugin_dir = _copy_plugin(self._plugin_dir, self.python)
+            self._plugin_seal = _seal(self._plugin_dir)
+
+    def _after_run(self, *, clean: bool) -> list[str]:
+        """Reset what outlives a restore, and say what makes the run's results untrusted.
+
+        Bytecode caches: after a run of only the repository's own code they are trusted; after
+        a run with files of ours (proposals, mutants) every cache it wrote is thrown away, so
+        no run can leave compiled code for a later one to load instead of the source.
+        """
+        tampered = []
+        if clean:
+            self._workspace.trust_bytecode()
+        elif reset := self._workspace.reset_bytecode():
+            log.info("bytecode written by the run discarded", files=len(reset))
+        if _seal(self._plugin_dir) != self._plugin_seal:
+            tampered.append("the run rewrote the sandbox's own plugin")
+            self._check_plugin()
+        return tampered
+
     def _pytest_args(
         self,
-        results: Path,
         hang: Path,
         files: dict[str, str],
+        new_files: list[str],
         select: list[str] | None,
         reruns: int,
         shuffle_seed: int | None,
@@ -216,10 +310,12 @@ class Sandbox:
             "--continue-on-collection-errors",
             f"--rootdir={self.workspace}",
             "--tb=short",
-            f"--itarch-results={results}",
             f"--itarch-hang-file={hang}",
             f"--itarch-test-timeout={self.settings.test_timeout}",
         ]
+        if self.level in (IsolationLevel.BWRAP, IsolationLevel.UNSHARE):
+            args.append("--itarch-own-netns")
+        args += [f"--itarch-new-file={rel}" for rel in new_files]
         if reruns:
             args.append(f"--itarch-reruns={int(reruns)}")
         if shuffle_seed is not None:

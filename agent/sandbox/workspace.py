@@ -22,8 +22,10 @@ from agent.sandbox.errors import SandboxError
 log = get_logger(__name__)
 
 # Caches that Python and test tools write next to the code; never a change worth reporting.
+# (Bytecode is not reported either, but a run with files of ours cannot leave any behind: see
+# `reset_bytecode`.) A `.git` is never part of the copy: one that appears was made by a test.
 IGNORED_DIRS = frozenset(
-    {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".git"}
+    {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"}
 )
 _SKIPPED_WALK_DIRS = frozenset({"__pycache__", "node_modules"})
 
@@ -133,6 +135,8 @@ class Workspace:
         self.path = parent / (self.source.name or "repo")
         self._entries: dict[str, _Entry] = {}
         self._dirs: set[str] = set()
+        self._bytecode_copy = parent / ".trusted-bytecode"  # outside the copy, never shown
+        self._bytecode: dict[str, tuple[int, ...]] = {}
         self._copy()
 
     # ------------------------------------------------------------------ copy and snapshot
@@ -238,7 +242,8 @@ class Workspace:
 
         for rel in seen_files - self._entries.keys():
             if rel not in ours:
-                changed.add(rel)
+                is_dir = (self.path / rel).is_dir() and not (self.path / rel).is_symlink()
+                changed.add(rel + "/" if is_dir else rel)
             self._delete(self.path / rel)
         for rel, entry in list(self._entries.items()):
             if rel in seen_files and self._unchanged(rel, entry):
@@ -276,7 +281,9 @@ class Workspace:
                 continue
             for item in entries:
                 rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
-                if item.is_dir(follow_symlinks=False):
+                if item.name == ".git":
+                    files.add(rel)  # reported and removed whole, never looked into
+                elif item.is_dir(follow_symlinks=False):
                     if item.name in IGNORED_DIRS:
                         continue
                     dirs.add(rel)
@@ -284,6 +291,48 @@ class Workspace:
                 elif not _ignored_file(item.name):
                     files.add(rel)
         return files, dirs
+
+    # ------------------------------------------------------------------ bytecode caches
+
+    def _bytecode_files(self) -> dict[str, os.stat_result]:
+        found = {}
+        for dirpath, dirnames, filenames in os.walk(self.path):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            for name in filenames:
+                if _ignored_file(name) and name.endswith((".pyc", ".pyo")):
+                    path = os.path.join(dirpath, name)
+                    found[os.path.relpath(path, self.path)] = os.lstat(path)
+        return found
+
+    def trust_bytecode(self) -> None:
+        """Keep the caches as they are now (after a run of only the repository's own code)."""
+        remove_tree(self._bytecode_copy)
+        self._bytecode = {}
+        for rel, st in self._bytecode_files().items():
+            if stat.S_ISREG(st.st_mode):
+                kept = self._bytecode_copy / rel
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.path / rel, kept)
+                self._bytecode[rel] = _identity(os.lstat(self.path / rel))
+
+    def reset_bytecode(self) -> list[str]:
+        """Put the trusted caches back and delete every other one; return what was touched.
+
+        A cache is trusted only if it is the very file `trust_bytecode` saw (inode, size, times,
+        including the ctime no one can set back), so a rewritten one is replaced too.
+        """
+        touched = []
+        for rel, st in self._bytecode_files().items():
+            if self._bytecode.get(rel) != _identity(st):
+                self._delete(self.path / rel)
+                touched.append(rel)
+        for rel in self._bytecode:
+            target = self.path / rel
+            if not target.exists() and (self._bytecode_copy / rel).is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self._bytecode_copy / rel, target)
+                self._bytecode[rel] = _identity(os.lstat(target))
+        return sorted(touched)
 
     def _unchanged(self, rel: str, entry: _Entry) -> bool:
         target = self.path / rel
@@ -323,6 +372,10 @@ class Workspace:
             _make_writable(target.parent)
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_ino, st.st_size, st.st_mode, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

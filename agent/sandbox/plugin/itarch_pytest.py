@@ -1,15 +1,23 @@
-"""itarch's pytest plugin: runs inside the sandbox and streams one JSON line per result.
+"""itarch's pytest plugin: runs inside the sandbox and streams one signed JSON line per result.
 
 Loaded by the sandbox bootstrap from a read-only copy of this directory (never from the
 workspace, so a test's conftest cannot replace it). It runs under the *target's* interpreter,
 so it sticks to the standard library and pytest, and to syntax older Pythons accept.
 
-Lines written to --itarch-results (each flushed at once, so a killed run keeps what finished):
+Lines go to a descriptor the bootstrap opens with `open_channel` (an unlinked file of the
+harness's, so no path in the sandbox leads to it), each as `<hmac> <json>`: the HMAC-SHA256 of
+the JSON under a key only this run's bootstrap received, and the JSON carries the writing
+process and a per-process sequence number. The harness drops nothing silently: a line it
+cannot verify, a gap, or a tamper report makes the whole run's results untrusted.
+
+  {"event": "hello"}                                   first line, sequence 0
   {"event": "collected", "nodeids": [...]}
   {"event": "collect_error", "path", "exc_type", "message", "longrepr"}
   {"event": "start", "nodeid", "run"}
   {"event": "outcome", <TestOutcome fields>}
+  {"event": "tamper", "detail"}                        something rewrote how results are made
   {"event": "sessionfinish", "exitstatus"}
+  {"event": "end", "exit_code", "leftover"}           written by the bootstrap, last
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from __future__ import annotations
 import errno
 import faulthandler
 import functools
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -26,6 +36,7 @@ import socket
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -62,17 +73,75 @@ class NetworkBlocked(OSError):
 # ---------------------------------------------------------------- results stream
 
 
-class _Stream:
-    def __init__(self, path: str) -> None:
-        self._file: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives all session
+# Hooks that decide or report a test's outcome: a file the run adds may not implement them.
+_OUTCOME_HOOKS = (
+    "pytest_runtest_protocol",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_runtest_teardown",
+    "pytest_pyfunc_call",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_report_teststatus",
+    "pytest_runtest_logstart",
+    "pytest_runtest_logfinish",
+    "pytest_sessionfinish",
+)
+
+
+class _Channel:
+    """Signed result lines, appended to a descriptor (atomic appends, so forks may share it)."""
+
+    def __init__(self, fd: int, key: bytes) -> None:
+        self._fd = fd
+        self._mac = hmac.new(key, digestmod=hashlib.sha256)
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._seq = 0
 
     def emit(self, event: str, **data: Any) -> None:
-        data["event"] = event
-        line = json.dumps(data, default=str) + "\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            pid = os.getpid()
+            if pid != self._pid:  # a forked child (the mutation driver's) numbers on from here
+                self._pid = pid
+                self._lock = threading.Lock()
+            data["event"] = event
+            data["pid"] = pid
+            data["seq"] = self._seq
+            self._seq += 1
+            payload = json.dumps(data, default=str).encode("utf-8")
+            mac = self._mac.copy()
+            mac.update(payload)
+            line = mac.hexdigest().encode("ascii") + b" " + payload + b"\n"
+            written = 0
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+
+
+_CHANNEL: _Channel | None = None
+
+
+def open_channel(fd: int, key: bytes) -> _Channel:
+    """Called by the bootstrap before pytest starts; the plugin registers itself only then."""
+    global _CHANNEL
+    _CHANNEL = _Channel(fd, key)
+    _CHANNEL.emit("hello")
+    return _CHANNEL
+
+
+def fingerprint() -> dict[str, Any]:
+    """Every function and method of this module (and their code), to compare after the run."""
+    found: dict[str, Any] = {}
+    for name, value in list(globals().items()):
+        if isinstance(value, types.FunctionType):
+            found[name] = (value, value.__code__)
+        elif isinstance(value, type) and value.__module__ == __name__:
+            for attr, member in list(vars(value).items()):
+                function = getattr(member, "__func__", member)
+                code = getattr(function, "__code__", None)
+                if code is not None:
+                    found[f"{name}.{attr}"] = (member, code)
+    return found
 
 
 def _trim(text: str, limit: int) -> str:
@@ -124,8 +193,39 @@ def _is_literal(host: Any) -> bool:
     return True
 
 
+def _unrouted() -> int:
+    """Packets this network namespace had no route for (IPv4 and IPv6 OutNoRoutes counters).
+
+    In a sandbox whose namespace holds only loopback, every attempt to reach anything else ends
+    here, whichever way it was made (ctypes, a C extension, a subprocess).
+    """
+    total = 0
+    try:
+        with open("/proc/net/snmp", encoding="ascii") as handle:
+            rows = [line.split() for line in handle if line.startswith("Ip:")]
+        if len(rows) >= 2 and "OutNoRoutes" in rows[0]:
+            total += int(rows[1][rows[0].index("OutNoRoutes")])
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/proc/net/snmp6", encoding="ascii") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == "Ip6OutNoRoutes":
+                    total += int(parts[1])
+    except (OSError, ValueError):
+        pass
+    return total
+
+
 class _Guard:
-    """Refuses and records every attempt to reach a non-loopback address or resolve a name."""
+    """Refuses and records every attempt to reach a non-loopback address or resolve a name.
+
+    Two layers: the socket module's functions are wrapped (a readable error for the test), and
+    an audit hook, which nothing in the process can remove, catches the same calls made through
+    the C-level `_socket` module. Calls below Python (ctypes, C extensions, subprocesses) are
+    stopped by the sandbox's network namespace and counted by `_unrouted`.
+    """
 
     def __init__(self) -> None:
         self.attempts: list[str] = []
@@ -224,6 +324,26 @@ class _Guard:
         socket.gethostbyname = by_name(socket.gethostbyname, port_arg=False)
         socket.gethostbyname_ex = by_name(socket.gethostbyname_ex, port_arg=False)
         socket.gethostbyaddr = by_name(socket.gethostbyaddr, port_arg=False)
+        sys.addaudithook(self._audit)
+
+    def _audit(self, event: str, args: tuple[Any, ...]) -> None:
+        if not event.startswith("socket."):
+            return
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg") and len(args) >= 2:
+            family = getattr(args[0], "family", None)
+            if family is not None and args[1] is not None:
+                self.check_address(int(family), args[1])
+        elif event == "socket.getaddrinfo" and args:
+            self.check_name(args[0], args[1] if len(args) > 1 else "")
+        elif event in ("socket.gethostbyname", "socket.gethostbyaddr") and args:
+            if not _is_local(args[0]):
+                self.check_name(args[0], "")
+                if _is_literal(args[0]):
+                    raise self.refuse(args[0], "")
+        elif event == "socket.getnameinfo" and args:
+            address = args[0]
+            if isinstance(address, tuple) and address and not _is_local(address[0]):
+                raise self.refuse(address[0], address[1] if len(address) > 1 else "")
 
 
 # ---------------------------------------------------------------- line tracing
@@ -375,8 +495,16 @@ class _ItemRecord:
 class _Plugin:
     """Everything the plugin does in one session; registered under the name 'itarch'."""
 
-    def __init__(self, config: Any) -> None:
-        self.stream = _Stream(config.getoption("itarch_results"))
+    def __init__(self, config: Any, channel: _Channel) -> None:
+        self.stream = channel
+        self.root = os.path.realpath(str(config.rootpath))
+        self.new_files = {
+            os.path.join(self.root, rel) for rel in config.getoption("itarch_new_file") or []
+        }
+        self.count_unrouted = bool(config.getoption("itarch_own_netns"))
+        self.unrouted = 0
+        self.phase_raised: dict[str, str] = {}
+        self.tampered: list[str] = []
         self.reruns = max(0, int(config.getoption("itarch_reruns") or 0))
         seed = config.getoption("itarch_seed")
         self.seed: str | None = None if seed is None else str(seed)
@@ -412,6 +540,27 @@ class _Plugin:
                 random.Random(f"{self.seed}:{round_index}").shuffle(batch)
             ordered.extend(batch)
         items[:] = ordered
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self._check_new_files(session.config)
+
+    def _tamper(self, detail: str) -> None:
+        if detail not in self.tampered:
+            self.tampered.append(detail)
+            self.stream.emit("tamper", detail=detail)
+
+    def _check_new_files(self, config: Any) -> None:
+        """A file this run adds (a proposed test or conftest) may not decide test outcomes."""
+        if not self.new_files:
+            return
+        for name in _OUTCOME_HOOKS:
+            caller = getattr(config.hook, name, None)
+            for impl in caller.get_hookimpls() if caller is not None else []:
+                code = getattr(impl.function, "__code__", None)
+                path = os.path.realpath(code.co_filename) if code is not None else ""
+                if path in self.new_files:
+                    rel = os.path.relpath(path, self.root)
+                    self._tamper(f"{rel} implements {name}, a hook that decides test outcomes")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
@@ -460,6 +609,9 @@ class _Plugin:
         self.stream.emit("start", nodeid=nodeid, run=run)
         self.guard.attempts = []
         self.guard.in_test = True
+        self.phase_raised = {}
+        if self.count_unrouted:
+            self.unrouted = _unrouted()
         if self.seed is not None:
             random.seed(f"{self.seed}:{nodeid}:{run}")
         if self.test_timeout > 0:
@@ -472,6 +624,13 @@ class _Plugin:
         lines = self.tracer.stop() if self.tracer is not None else {}
         if self.test_timeout > 0 and self.hang_file is not None:
             faulthandler.cancel_dump_traceback_later()
+        if self.count_unrouted:
+            lost = _unrouted() - self.unrouted
+            if lost > 0:
+                self.guard.record(
+                    f"{lost} packet(s) to addresses beyond loopback, sent around Python's "
+                    "socket module (the sandbox's network had no route for them)"
+                )
         self.guard.in_test = False
         record = self.current
         self.current = None
@@ -513,34 +672,51 @@ class _Plugin:
     def _timeout_message(self) -> str:
         return f"test exceeded the {self.test_timeout:g}s per-test limit"
 
-    @pytest.hookimpl(hookwrapper=True)
+    def _raised(self, when: str, outcome: Any) -> None:
+        excinfo = getattr(outcome, "excinfo", None)
+        if excinfo is not None:
+            self.phase_raised[when] = getattr(excinfo[0], "__name__", "an exception")
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_setup(self, item: Any) -> Any:
         self._arm()
         try:
-            yield
+            outcome = yield
+            self._raised("setup", outcome)
         finally:
             self._disarm()
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: Any) -> Any:
         self._arm()
         try:
-            yield
+            outcome = yield
+            self._raised("call", outcome)
         finally:
             self._disarm()
 
-    @pytest.hookimpl(hookwrapper=True)
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
         self._arm(teardown=True)
         try:
-            yield
+            outcome = yield
+            self._raised("teardown", outcome)
         finally:
             self._disarm()
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        # pytest reports "passed" exactly when the phase raised nothing: anything else means a
+        # hook in between rewrote the report
+        raised = self.phase_raised.get(call.when) or (
+            call.excinfo is not None and getattr(call.excinfo, "typename", "an exception")
+        )
         outcome = yield
         report = outcome.get_result()
+        if raised and getattr(report, "outcome", None) == "passed":
+            self._tamper(
+                f"{item.nodeid}: its {call.when} raised {raised}, yet its report says passed"
+            )
         record = self.current
         if record is None:
             return
@@ -571,6 +747,7 @@ class _Plugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: Any, exitstatus: Any) -> None:
+        self._check_new_files(session.config)  # plugins registered while tests ran
         self.stream.emit(
             "sessionfinish",
             exitstatus=int(exitstatus),
@@ -594,7 +771,10 @@ def _parse_exc_line(longrepr: str) -> dict[str, Any]:
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("itarch", "itarch sandbox")
-    group.addoption("--itarch-results", default=None, help="JSON-lines results file")
+    group.addoption("--itarch-new-file", action="append", default=[], help="a file this run adds")
+    group.addoption(
+        "--itarch-own-netns", action="store_true", default=False, help="count unrouted packets"
+    )
     group.addoption("--itarch-reruns", type=int, default=0, help="extra runs of each test")
     group.addoption("--itarch-seed", default=None, help="shuffle tests and seed random")
     group.addoption(
@@ -605,5 +785,5 @@ def pytest_addoption(parser: Any) -> None:
 
 
 def pytest_configure(config: Any) -> None:
-    if config.getoption("itarch_results") and not config.pluginmanager.has_plugin("itarch"):
-        config.pluginmanager.register(_Plugin(config), "itarch")
+    if _CHANNEL is not None and not config.pluginmanager.has_plugin("itarch"):
+        config.pluginmanager.register(_Plugin(config, _CHANNEL), "itarch")

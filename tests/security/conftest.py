@@ -1,0 +1,3 @@
+"""The hostile corpus is data for the sandbox, never tests of this suite."""
+
+collect_ignore = ["corpus"]
