@@ -1,0 +1,124 @@
+"""The verdict text the model receives for a proposal: what was kept, what failed, what to fix."""
+
+from __future__ import annotations
+
+from agent.schema import CheckResult, FileVerdict, Reason, TestVerdict
+
+_PER_TEST_FEEDBACK = 1_200
+_TOTAL = 14_000
+
+# What a model can do about each rejection, in one line.
+_REPAIR: dict[Reason, str] = {
+    Reason.PATH: "use a new path under the tests root that does not exist yet",
+    Reason.SYNTAX: "fix the syntax error",
+    Reason.IMPORT: "import only names that exist (check with read_file/get_symbol)",
+    Reason.COLLECTION: "make the file collect: no error at import time, and only fixtures "
+    "that exist (or are defined in the file)",
+    Reason.NO_TESTS: "write test functions pytest collects (test_*) that run here",
+    Reason.FAILS: "fix the expectation, or mark the test as a bug with a justification if the "
+    "code is wrong",
+    Reason.ERROR: "fix the test code or its setup so it only fails on an assertion",
+    Reason.TIMEOUT: "remove the wait or the blocking call; bound every loop and wait",
+    Reason.NETWORK: "talk only to servers the test starts on 127.0.0.1, or fake the client",
+    Reason.SIDE_EFFECT: "write only under tmp_path, and stop every process and thread you start",
+    Reason.FLAKY: "remove the dependence on timing, randomness, ordering or leftover state",
+    Reason.ORDER_DEPENDENT: "give each test its own setup (fixtures) instead of sharing state",
+    Reason.NO_ASSERTIONS: "assert on the observable outcome",
+    Reason.REDUNDANT: "test behaviour the existing suite does not already cover",
+    Reason.MISSES_CHANGE: "exercise the changed lines or the touched seams",
+}
+
+
+def verdict_feedback(result: CheckResult) -> str:
+    """Per file and per test: verdict, reason, detail, and for rejections what to repair."""
+    kept = [f for f in result.files if f.accepted]
+    out = [f"Verdict: {len(kept)} of {len(result.files)} file(s) kept."]
+    for file in result.files:
+        out.append("")
+        out.extend(_file_section(file))
+    if result.mutants_total:
+        out.append("")
+        out.append(
+            f"Mutation on the change: {result.mutants_killed}/{result.mutants_total} mutants "
+            "killed by the kept tests."
+        )
+    out.append("")
+    out.append(_next_step(result))
+    text = "\n".join(out)
+    if len(text) > _TOTAL:
+        text = text[: _TOTAL - 40].rstrip() + "\n... (verdict trimmed)\n" + _next_step(result)
+    return text
+
+
+def _file_section(file: FileVerdict) -> list[str]:
+    bugs = [t for t in file.tests if t.verdict == "bug"]
+    if file.accepted:
+        note = f", {len(bugs)} kept as strict xfail documenting a defect" if bugs else ""
+        head = f"{file.path}: ACCEPTED, it will be kept as written{note}."
+    else:
+        rejected = sum(t.verdict == "rejected" for t in file.tests)
+        head = (
+            f"{file.path}: REJECTED ({rejected} of {len(file.tests)} test(s) rejected); "
+            "nothing in this file is kept until every test is accepted or documents a bug."
+        )
+    lines = [head]
+    if file.mutation_score is not None:
+        lines.append(f"  mutation score on the change: {file.mutation_score:.0%}")
+    for test in file.tests:
+        lines.extend(
+            _test_lines(test, show_details=not file.accepted or test.verdict != "accepted")
+        )
+    return lines
+
+
+def _test_lines(test: TestVerdict, *, show_details: bool) -> list[str]:
+    name = test.nodeid.split("::", 1)[1] if "::" in test.nodeid else test.nodeid
+    if test.verdict == "accepted":
+        evidence = _evidence(test)
+        return [f"  - {name}: accepted{f' ({evidence})' if evidence else ''}"]
+    if test.verdict == "bug":
+        return [f"  - {name}: bug (fails on an assertion as marked; kept as strict xfail)"]
+    code = test.reason.value if test.reason else "rejected"
+    lines = [f"  - {name}: rejected [{code}] {test.detail}".rstrip()]
+    if test.reason in _REPAIR:
+        lines.append(f"    to fix: {_REPAIR[test.reason]}")
+    if show_details and test.feedback and test.feedback.strip() not in test.detail:
+        lines.extend("    | " + line for line in _trim(test.feedback).splitlines())
+    return lines
+
+
+def _evidence(test: TestVerdict) -> str:
+    parts = []
+    if test.reruns_total:
+        parts.append(f"passed {test.reruns_passed}/{test.reruns_total} reruns")
+    if test.lines_added:
+        parts.append(f"+{test.lines_added} lines")
+    if test.changed_lines_covered:
+        parts.append(f"{len(test.changed_lines_covered)} changed lines")
+    if test.mutants_killed:
+        parts.append(f"kills {len(test.mutants_killed)} mutants")
+    return ", ".join(parts)
+
+
+def _trim(text: str) -> str:
+    text = text.strip()
+    if len(text) <= _PER_TEST_FEEDBACK:
+        return text
+    # The end of a traceback says what went wrong; keep the tail.
+    return "..." + text[-_PER_TEST_FEEDBACK:]
+
+
+def _next_step(result: CheckResult) -> str:
+    rejected = [f.path for f in result.files if not f.accepted]
+    if not rejected:
+        return (
+            "Next: all files are kept. Call `finish`, or propose tests for behaviour not yet "
+            "covered."
+        )
+    return (
+        "Next: call `propose_tests` again with the whole corrected content of "
+        + ", ".join(rejected)
+        + " (accepted files are already kept; do not resend them). Drop a test you cannot fix. "
+        "If a test fails because the code is wrong, keep it and list it with expectation 'bug' "
+        "and a justification."
+    )

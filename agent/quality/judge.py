@@ -1,0 +1,367 @@
+"""The Judge: proposed test files in, a verdict per test out.
+
+Gates run in order and the first failure decides (see `work.GATE_ORDER`). The sandbox runs are
+batched so a check costs few pytest starts:
+
+1. static (here): path, syntax, bug marks; oracles are read from the AST now, applied later
+2. first run (here): the new files in file order, then the existing tests of the same modules
+   (does the new file break them?), with line tracing of the changed files
+3. reruns (`stability`): N rounds in-interpreter; round 0 in reverse file order (does a test
+   depend on the ones before it?), later rounds shuffled with per-test random seeds
+4. leftovers (`leaks`): single-test runs, only when needed, to pin down a side effect or a broken
+   existing test
+5. worth (`evidence`): oracle, coverage against the existing suite's cached baseline, mutation
+   of the changed lines, redundancy, reaching the change
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from agent.config import Settings
+from agent.log import get_logger
+from agent.quality import coverage as cov
+from agent.quality.baseline import Baseline, FileBaseline, covered_lines
+from agent.quality.classify import (
+    Failure,
+    collect_failure,
+    one_line,
+    run_failure,
+    trim_tail,
+    worst,
+)
+from agent.quality.evidence import (
+    check_oracles,
+    check_reaches_change,
+    measure_coverage,
+    run_mutation,
+)
+from agent.quality.facts import file_facts
+from agent.quality.leaks import check_pollution, check_side_effects
+from agent.quality.marks import mark_bugs, normalise_name
+from agent.quality.mutation import MutationResult
+from agent.quality.oracle import conftest_fixture_oracles
+from agent.quality.paths import path_problem
+from agent.quality.redundancy import check_redundancy
+from agent.quality.related import module_files, related_test_files
+from agent.quality.sandbox_port import SandboxPort
+from agent.quality.scope import scope_of
+from agent.quality.stability import check_stability
+from agent.quality.work import FileWork, TestWork, file_of
+from agent.schema import (
+    CheckResult,
+    Context,
+    Expectation,
+    ProposedFile,
+    Reason,
+    RunResult,
+    TestOutcome,
+)
+
+log = get_logger(__name__)
+
+
+class Judge:
+    """Decides which proposed tests are worth keeping. One per sandbox; caches the baseline."""
+
+    def __init__(
+        self,
+        sandbox: SandboxPort,
+        settings: Settings,
+        *,
+        context: Context | None = None,
+        tests_root: str = "tests",
+        existing_ok: bool = False,
+    ) -> None:
+        self.sandbox = sandbox
+        self.settings = settings
+        self.context = context
+        self.tests_root = (tests_root or "tests").strip("/") or "."
+        self.existing_ok = existing_ok
+        repo = getattr(sandbox, "repo", None) or (context.repo if context else None)
+        self.repo = Path(repo) if repo else sandbox.workspace
+        self.workspace = sandbox.workspace
+        self.scope = scope_of(context, self.workspace, self.tests_root)
+        self.baseline = Baseline(sandbox, self.scope.trace)
+
+    # ------------------------------------------------------------------ public
+
+    def prepared(self, file: ProposedFile) -> str:
+        """The content that is judged and written: tests proposed as bugs marked strict xfail."""
+        bugs = {
+            t.name: t.justification or "documents a defect in the current code"
+            for t in file.tests
+            if t.expectation == Expectation.BUG
+        }
+        return mark_bugs(file.content, bugs)
+
+    def check(self, files: list[ProposedFile]) -> CheckResult:
+        clock = _Clock()
+        with clock("static"):
+            works = self._static(files)
+        mutation: MutationResult | None = None
+        if runnable := [w for w in works if w.runnable]:
+            related = self._related(runnable)
+            with clock("baseline"):
+                baselines = self.baseline.of(related)
+            related = [p for p in related if baselines[p].collects]
+            with clock("run"):
+                first = self._first_run(runnable, related)
+                broken = self._read_first_run(runnable, first, baselines)
+            running = [w for w in runnable if w.runnable]
+            with clock("reruns"):
+                reran = check_stability(self.sandbox, running, self.settings.reruns)
+            with clock("side_effect"):
+                check_side_effects(self.sandbox, running, first, reran, baselines)
+            with clock("order"):
+                check_pollution(self.sandbox, running, broken)
+            check_oracles(running)
+            with clock("coverage"):
+                existing = cov.with_headers(covered_lines(list(baselines.values())), self.workspace)
+                measure_coverage(running, self.scope, existing)
+            if self.settings.mutation and self.scope.trace:
+                with clock("mutation"):
+                    mutation = run_mutation(
+                        self.sandbox,
+                        running,
+                        self.scope,
+                        baselines,
+                        self.settings.sandbox.test_timeout,
+                    )
+            with clock("redundancy"):
+                check_redundancy(self.sandbox, running, self.scope, baselines, mutation)
+            check_reaches_change(running, self.scope)
+        return self._result(works, mutation, clock.seconds)
+
+    # ------------------------------------------------------------------ 1. static gates
+
+    def _static(self, files: list[ProposedFile]) -> list[FileWork]:
+        works: list[FileWork] = []
+        seen: set[str] = set()
+        for file in files:
+            content = self.prepared(file)
+            fixtures = conftest_fixture_oracles(self.workspace, file.path)
+            facts = file_facts(file.path, content, fixtures)
+            proposed_bugs = {
+                normalise_name(t.name) for t in file.tests if t.expectation == Expectation.BUG
+            }
+            work = FileWork(
+                path=file.path,
+                content=content,
+                facts=facts,
+                bug_names=proposed_bugs | set(facts.strict_xfail),
+            )
+            works.append(work)
+            problem = path_problem(
+                file.path, self.repo, self.tests_root, existing_ok=self.existing_ok
+            )
+            if problem is None and file.path in seen:
+                problem = f"{file.path!r} is proposed twice in one proposal"
+            seen.add(file.path)
+            if problem:
+                work.failure = Failure(Reason.PATH, problem, problem)
+            elif facts.syntax_error:
+                work.failure = Failure(
+                    Reason.SYNTAX,
+                    f"does not parse: {facts.syntax_error}",
+                    _syntax_feedback(content, facts.syntax_error),
+                )
+        return works
+
+    # ------------------------------------------------------------------ 2. first run
+
+    def _related(self, runnable: list[FileWork]) -> list[str]:
+        imports: set[str] = set().union(*(w.facts.imports for w in runnable))
+        sources = {
+            f for f in module_files(self.workspace, imports) if not self.scope.in_tests_root(f)
+        } | set(self.scope.trace)
+        paths = [w.path for w in runnable]
+        return related_test_files(
+            self.workspace, self.tests_root, sources, exclude=set(paths), near=paths
+        )
+
+    def _files(self, works: list[FileWork]) -> dict[str, str]:
+        return {w.path: w.content for w in works}
+
+    def _first_run(self, runnable: list[FileWork], related: list[str]) -> RunResult:
+        select = [w.path for w in runnable] + related
+        result = self.sandbox.run(
+            self._files(runnable), select=select, trace=self.scope.trace or None
+        )
+        # A test that kills the process (hang in C code, crash) stops the rest: run those again.
+        for _ in range(2):
+            ran = {o.nodeid for o in result.outcomes}
+            new_ids = [n for n in result.collected if file_of(n) in {w.path for w in runnable}]
+            missing = [n for n in new_ids if n not in ran]
+            if not missing or not (result.crashed or result.timed_out):
+                break
+            log.info("first run ended early; running the rest", missing=len(missing))
+            more = self.sandbox.run(
+                self._files(runnable), select=missing, trace=self.scope.trace or None
+            )
+            result = result.model_copy(
+                update={
+                    "outcomes": result.outcomes + more.outcomes,
+                    "changed_paths": sorted(set(result.changed_paths) | set(more.changed_paths)),
+                    "leftover_processes": result.leftover_processes + more.leftover_processes,
+                    "crashed": more.crashed,
+                    "timed_out": more.timed_out,
+                }
+            )
+        return result
+
+    def _read_first_run(
+        self, runnable: list[FileWork], run: RunResult, baselines: dict[str, FileBaseline]
+    ) -> list[TestOutcome]:
+        """Per-test verdicts of the first execution; returns existing tests the new files broke."""
+        grouped = run.by_nodeid()
+        for work in runnable:
+            errors = [e for e in run.collect_errors if _covers(e.path, work.path)]
+            if errors:
+                work.failure = collect_failure(errors[0])
+                continue
+            nodeids = [n for n in run.collected if file_of(n) == work.path]
+            if not nodeids and run.crashed and not run.collected:
+                # pytest stopped before collecting anything (a conftest that fails to import)
+                work.failure = Failure(
+                    Reason.COLLECTION,
+                    one_line(f"pytest could not collect: {run.crashed}"),
+                    trim_tail(run.stdout_tail or run.stderr_tail),
+                )
+                continue
+            if not nodeids:
+                work.failure = Failure(
+                    Reason.NO_TESTS,
+                    "no tests collected: pytest found no test functions it runs in this file",
+                    "Name test functions test_* (or methods of Test* classes) and do not skip "
+                    "the module.",
+                )
+                continue
+            for nodeid in nodeids:
+                self._read_first_outcome(work.add_test(nodeid), grouped.get(nodeid, []), run)
+            self._nothing_runs(work)
+
+        existing_passed = set().union(*(b.passed for b in baselines.values()))
+        broken = []
+        for nodeid, records in grouped.items():
+            if nodeid in existing_passed:
+                first = worst([r for r in records if r.run == 0] or records)
+                if first.outcome in ("failed", "error"):
+                    broken.append(first)
+        return broken
+
+    def _read_first_outcome(
+        self, test: TestWork, records: list[TestOutcome], run: RunResult
+    ) -> None:
+        first_records = [r for r in records if r.run == 0]
+        if not first_records:
+            why = run.crashed or ("the run hit its wall clock" if run.timed_out else "")
+            test.fail(
+                Failure(
+                    Reason.ERROR,
+                    one_line(f"did not run to the end: {why or 'no result was recorded'}"),
+                    run.stderr_tail[-1500:],
+                )
+            )
+            return
+        outcome = worst(first_records)
+        test.first = outcome
+        test.lines = {p: set(ls) for p, ls in outcome.lines.items()}
+        test.expected_bug = test.expected_bug or outcome.xfail_strict
+        failure = run_failure(
+            outcome, expected_bug=test.expected_bug, declared_raises=test.declared_raises
+        )
+        if failure is not None:
+            test.fail(failure)
+        elif test.expected_bug:
+            test.bug = True
+            test.note = one_line(f"fails as marked: {outcome.message or outcome.exc_type}")
+        elif outcome.outcome == "skipped":
+            test.skipped = True
+            test.note = one_line(f"skipped here, so not proven: {outcome.message}")
+        elif outcome.outcome == "xfailed":
+            test.skipped = True
+            test.note = "non-strict xfail: kept as the author marked it, but proves nothing"
+
+    def _nothing_runs(self, work: FileWork) -> None:
+        tests = list(work.tests.values())
+        if tests and all(t.skipped for t in tests):
+            reasons = {t.note for t in tests}
+            work.failure = Failure(
+                Reason.NO_TESTS,
+                one_line(
+                    f"nothing runs: all {len(tests)} test(s) skipped or xfailed; "
+                    + next(iter(reasons))
+                ),
+                "Remove the skip / xfail marks (or the conditions that skip) so the tests run.",
+            )
+        elif (
+            tests and "xfail" in work.facts.module_marks and all(t.bug or t.skipped for t in tests)
+        ):
+            work.failure = Failure(
+                Reason.NO_TESTS,
+                "nothing runs: a module-level xfail mark covers every test",
+                "Mark only the tests that document a defect, one by one.",
+            )
+
+    # ------------------------------------------------------------------ result
+
+    def _result(
+        self, works: list[FileWork], mutation: MutationResult | None, seconds: dict[str, float]
+    ) -> CheckResult:
+        total = killed = 0
+        if mutation is not None:
+            counted = mutation.counted()
+            total = len(counted)
+            new_ids = {t.nodeid for w in works for t in w.tests.values() if t.failure is None}
+            killed = len(mutation.killed(new_ids) & {m.id for m in counted})
+            for work in works:
+                ids = {t.nodeid for t in work.tests.values() if t.failure is None}
+                if ids and total:
+                    mine = mutation.killed(ids) & {m.id for m in counted}
+                    work.mutation_score = round(len(mine) / total, 3)
+        return CheckResult(
+            files=[w.verdict() for w in works],
+            isolation=self.sandbox.level,
+            gate_seconds={k: round(v, 3) for k, v in seconds.items()},
+            mutation_score=round(killed / total, 3) if total else None,
+            mutants_total=total,
+            mutants_killed=killed,
+        )
+
+
+# ---------------------------------------------------------------- helpers
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, gate: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[gate] = self.seconds.get(gate, 0.0) + time.monotonic() - started
+
+
+def _covers(error_path: str, file_path: str) -> bool:
+    """A collection error at `error_path` (the file, or a directory's conftest) hits the file."""
+    error_path = error_path.rstrip("/")
+    return error_path in ("", ".", file_path) or file_path.startswith(error_path + "/")
+
+
+def _syntax_feedback(content: str, error: str) -> str:
+    match = re.search(r"line (\d+)", error)
+    if not match:
+        return error
+    number = int(match.group(1))
+    lines = content.splitlines()
+    start = max(0, number - 3)
+    shown = [f"{i + 1:4d} | {lines[i]}" for i in range(start, min(len(lines), number + 1))]
+    return error + "\n" + "\n".join(shown)

@@ -1,0 +1,125 @@
+"""What tests leave behind: files written in the repository, processes still running, and state
+that breaks the existing tests run after them. Blame goes to single tests by re-running them
+alone, and only when there is something to pin down."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from agent.log import get_logger
+from agent.quality.baseline import FileBaseline
+from agent.quality.classify import Failure, one_line
+from agent.quality.sandbox_port import SandboxPort
+from agent.quality.work import FileWork, TestWork, rank
+from agent.schema import Reason, RunResult, TestOutcome
+
+log = get_logger(__name__)
+
+_ALLOWED_WRITE_DIRS = {"tmp", "temp", ".tmp", "fixtures"}
+_MAX_ATTRIBUTION_RUNS = 8
+
+
+def check_side_effects(
+    sandbox: SandboxPort,
+    works: list[FileWork],
+    first: RunResult,
+    reran: RunResult | None,
+    baselines: dict[str, FileBaseline],
+) -> None:
+    known = set().union(*(b.changed_paths for b in baselines.values()))
+    known_procs = max((b.leftover_processes for b in baselines.values()), default=0)
+    writes = set(_writes(first)) - known
+    procs = max(0, first.leftover_processes - known_procs)
+    # The rerun run holds only new tests: what it left behind is theirs for certain. The first
+    # run also ran existing tests, whose own leftovers may come and go.
+    certain = reran is not None and bool(_writes(reran) or reran.leftover_processes)
+    if reran is not None:
+        writes |= set(_writes(reran))
+        procs = max(procs, reran.leftover_processes)
+    if not writes and not procs:
+        return
+    suspects = [
+        (w, t)
+        for w in works
+        for t in w.tests.values()
+        if t.first is not None
+        and (t.failure is None or rank(t.failure.reason) > rank(Reason.SIDE_EFFECT))
+    ]
+    blamed: list[tuple[TestWork, list[str], int]] = []
+    if len(suspects) == 1 and certain:
+        blamed.append((suspects[0][1], sorted(writes), procs))
+    elif suspects:
+        for work, test in suspects[:_MAX_ATTRIBUTION_RUNS]:
+            alone = sandbox.run({work.path: work.content}, select=[test.nodeid])
+            own = _writes(alone)
+            if own or alone.leftover_processes:
+                blamed.append((test, own, alone.leftover_processes))
+        if not blamed and certain:  # only together: every test that ran shares the blame
+            blamed = [(t, sorted(writes), procs) for _, t in suspects]
+        elif not blamed:
+            log.info("side effect not reproduced by any new test alone", paths=sorted(writes))
+    for test, paths, count in blamed:
+        test.fail(_side_effect_failure(paths, count))
+
+
+def check_pollution(sandbox: SandboxPort, works: list[FileWork], broken: list[TestOutcome]) -> None:
+    """Existing tests that passed alone but failed after the new files: find who broke them."""
+    if not broken:
+        return
+    broken_ids = [o.nodeid for o in broken]
+    suspects = [(w, t) for w in works for t in w.tests.values() if t.first is not None and t.alive]
+    blamed: list[tuple[TestWork, TestOutcome]] = []
+    if len(suspects) == 1:
+        blamed.append((suspects[0][1], broken[0]))
+    else:
+        for work, test in suspects[:_MAX_ATTRIBUTION_RUNS]:
+            pair = sandbox.run({work.path: work.content}, select=[test.nodeid, *broken_ids])
+            hit = [
+                o
+                for o in pair.outcomes
+                if o.nodeid in broken_ids and o.outcome in ("failed", "error")
+            ]
+            if hit:
+                blamed.append((test, hit[0]))
+        if not blamed:  # no new test breaks it on its own: the existing test may be flaky
+            log.info("existing test failure not reproduced", tests=broken_ids)
+    for test, victim in blamed:
+        test.fail(
+            Failure(
+                Reason.ORDER_DEPENDENT,
+                one_line(
+                    f"breaks the existing test {victim.nodeid} when run before it "
+                    f"(leaves state behind): {victim.message}"
+                ),
+                "Undo every change to shared state (module globals, singletons, env, cwd, "
+                "registries) in teardown, or use fixtures such as monkeypatch.\n"
+                + victim.longrepr[-1000:],
+            )
+        )
+
+
+def _writes(run: RunResult) -> list[str]:
+    return [p for p in run.changed_paths if not _allowed_write(p)]
+
+
+def _allowed_write(path: str) -> bool:
+    """Scratch and fixture areas may be written; a path ending in / is a directory made there."""
+    parts = PurePosixPath(path.rstrip("/")).parts
+    dirs = parts if path.endswith("/") else parts[:-1]
+    return any(part in _ALLOWED_WRITE_DIRS for part in dirs)
+
+
+def _side_effect_failure(paths: list[str], processes: int) -> Failure:
+    parts = []
+    if paths:
+        more = " ..." if len(paths) > 3 else ""
+        parts.append(f"writes {', '.join(paths[:3])}{more} inside the repository")
+    if processes:
+        parts.append(f"leaves {processes} process(es) running")
+    return Failure(
+        Reason.SIDE_EFFECT,
+        " and ".join(parts) or "changes the repository",
+        "Write files only under tmp_path (or tmp_path_factory); never into the repository or "
+        "its source files. Stop every process and server you start (use a fixture with "
+        "teardown, or a context manager).",
+    )

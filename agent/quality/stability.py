@@ -1,0 +1,154 @@
+"""The flaky and order-dependent gates: one run that repeats the new tests in-interpreter.
+
+Round 0 runs them in reverse file order in a fresh process, so each test first meets only the
+tests that came after it: a test that needs an earlier one fails there. Later rounds are
+shuffled, with `random` seeded per test and round: a test that does not pass every time is
+flaky. Tests that failed on their first run go too, so that a test which passes later is called
+flaky (or order dependent) rather than broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from agent.quality.classify import Failure, one_line, run_failure, worst
+from agent.quality.rerun_order import presorted
+from agent.quality.sandbox_port import SandboxPort
+from agent.quality.work import FileWork, TestWork, file_of
+from agent.schema import Reason, RunResult, TestOutcome
+
+_RERUN_FAILURES = {Reason.FAILS, Reason.ERROR}
+
+
+def check_stability(sandbox: SandboxPort, works: list[FileWork], rounds: int) -> RunResult | None:
+    """Run the tests that ran `rounds` times (at least once); judge what the rounds show."""
+    target = [
+        t.nodeid
+        for w in works
+        for t in reversed(list(w.tests.values()))
+        if t.first is not None
+        and not t.skipped
+        and (t.alive or (t.failure is not None and t.failure.reason in _RERUN_FAILURES))
+    ]
+    if not target:
+        return None
+    seed = _seed(works)
+    result = sandbox.run(
+        {w.path: w.content for w in works},
+        select=presorted(target, seed),
+        reruns=max(0, rounds - 1),
+        shuffle_seed=seed,
+    )
+    order = [o.nodeid for o in result.outcomes if o.run == 0]
+    grouped = result.by_nodeid()
+    for work in works:
+        file_order = list(work.tests)
+        for test in work.tests.values():
+            if test.nodeid in target:
+                _read(test, grouped.get(test.nodeid, []), order, file_order)
+    return result
+
+
+def _read(
+    test: TestWork, records: list[TestOutcome], order: list[str], file_order: list[str]
+) -> None:
+    by_run: dict[int, list[TestOutcome]] = {}
+    for r in records:
+        by_run.setdefault(r.run, []).append(r)
+    failures: dict[int, Failure] = {}
+    for run, recs in sorted(by_run.items()):
+        failure = run_failure(
+            worst(recs), expected_bug=test.expected_bug, declared_raises=test.declared_raises
+        )
+        if failure is not None:
+            failures[run] = failure
+    test.reruns_total = len(by_run)
+    test.reruns_passed = len(by_run) - len(failures)
+    if not test.alive:
+        _failed_first(test, failures, set(by_run), order, file_order)
+    elif failures:
+        _failed_later(test, failures, order, file_order)
+
+
+def _failed_later(
+    test: TestWork, failures: dict[int, Failure], order: list[str], file_order: list[str]
+) -> None:
+    """A test that passed in file order but not in every round."""
+    for failure in failures.values():
+        if failure.reason in (Reason.TIMEOUT, Reason.NETWORK):
+            test.fail(Failure(failure.reason, f"on a rerun: {failure.detail}", failure.feedback))
+            return
+    failure = next(iter(failures.values()))
+    before_now = _before(test.nodeid, order)
+    if 0 in failures and before_now != _before(test.nodeid, file_order):
+        after = (
+            "when run first, without the tests before it"
+            if not before_now
+            else f"when run after {', '.join(_short_ids(before_now[-2:]))}"
+        )
+        test.fail(
+            Failure(
+                Reason.ORDER_DEPENDENT,
+                one_line(f"passes in file order but fails {after}: {failure.detail}"),
+                failure.feedback,
+            )
+        )
+        return
+    test.fail(
+        Failure(
+            Reason.FLAKY,
+            one_line(
+                f"passed {test.reruns_passed} of {test.reruns_total} reruns (random order "
+                f"and seeds); failing run: {failure.detail}"
+            ),
+            failure.feedback,
+        )
+    )
+
+
+def _failed_first(
+    test: TestWork,
+    failures: dict[int, Failure],
+    runs: set[int],
+    order: list[str],
+    file_order: list[str],
+) -> None:
+    """A test that failed in file order: flaky or order dependent if it ever passes again."""
+    if not runs or len(failures) == len(runs) or test.failure is None:
+        return
+    first = test.failure
+    if 0 not in failures and _before(test.nodeid, order) != _before(test.nodeid, file_order):
+        before = _before(test.nodeid, file_order)
+        after = f"after {', '.join(_short_ids(before[-2:]))}" if before else "first"
+        test.failure = Failure(
+            Reason.ORDER_DEPENDENT,
+            one_line(f"fails in file order ({after}) but passes in another order: {first.detail}"),
+            first.feedback,
+        )
+        return
+    test.failure = Failure(
+        Reason.FLAKY,
+        one_line(
+            f"failed on its first run, then passed {test.reruns_passed} of "
+            f"{test.reruns_total} reruns (random order and seeds): {first.detail}"
+        ),
+        first.feedback,
+    )
+
+
+def _seed(works: list[FileWork]) -> int:
+    """Stable per proposal, so the same files get the same verdict."""
+    digest = hashlib.sha1("".join(w.content for w in works).encode()).hexdigest()
+    return int(digest[:8], 16)
+
+
+def _before(nodeid: str, order: list[str]) -> list[str]:
+    """The tests of the same file that ran before `nodeid` in `order`."""
+    if nodeid not in order:
+        return []
+    same_file = [n for n in order if file_of(n) == file_of(nodeid)]
+    return same_file[: same_file.index(nodeid)]
+
+
+def _short_ids(nodeids: list[str]) -> list[str]:
+    return [n.split("::", 1)[1] if "::" in n else n for n in nodeids]
