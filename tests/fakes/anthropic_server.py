@@ -27,11 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeAlias
+from typing import Any, Self, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.fakes.loopback import LoopbackServer, TrackingHandler
 
 # ---------------------------------------------------------------- script entries
 
@@ -391,37 +392,8 @@ class _Exchange:
             self.handler.connection.shutdown(socket.SHUT_RDWR)
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # keep-alive clients must not hold up stop()
-
-    def __init__(self, app: AnthropicServer) -> None:
-        self.app = app
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackingHandler):
     server_version = "anthropic-test-server"
-    sys_version = ""
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.connections_lock:
-                self.server.connections.discard(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the recorded requests are the log."""
 
     def _dispatch(self) -> None:
         try:
@@ -452,7 +424,7 @@ class _Handler(BaseHTTPRequestHandler):
 # ---------------------------------------------------------------- the server
 
 
-class AnthropicServer:
+class AnthropicServer(LoopbackServer):
     """The API on a random loopback port; a context manager, or `start()`/`stop()`."""
 
     def __init__(
@@ -475,50 +447,18 @@ class AnthropicServer:
         self.errors: list[Exception] = []  # exceptions raised while answering
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle
 
-    def start(self) -> AnthropicServer:
+    handler = _Handler
+    thread_name = "anthropic-test-server"
+
+    def start(self) -> Self:
         self._stopping.clear()
-        self._httpd = _HTTPServer(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="anthropic-test-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        with self._httpd.connections_lock:
-            open_connections = list(self._httpd.connections)
-        for conn in open_connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> AnthropicServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def _on_stop(self) -> None:
+        self._stopping.set()  # wakes handlers sleeping in a Delay
 
     # -- script and records
 

@@ -28,22 +28,21 @@ request is recorded; `fail()` queues error replies (403, 404, rate limits...) fo
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+
+from tests.fakes.loopback import LoopbackServer, TrackingHandler
 
 MAX_BODY_CHARS = 65_536
 DOCS = "https://docs.github.com/rest"
@@ -185,37 +184,8 @@ def _now() -> str:
 # ---------------------------------------------------------------- HTTP plumbing
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, app: GitHubServer) -> None:
-        self.app = app
-        self.connections: set[socket.socket] = set()
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackingHandler):
     server_version = "github-test-server"
-    sys_version = ""
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.server.lock:
-                self.server.connections.discard(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: the recorded requests are the log."""
 
     def _dispatch(self) -> None:
         try:
@@ -252,7 +222,7 @@ Route = Callable[["GitHubServer", "RecordedRequest", re.Match[str]], Any]
 _S = TypeVar("_S", bound=BaseModel)
 
 
-class GitHubServer:
+class GitHubServer(LoopbackServer):
     """The REST API on a random loopback port; a context manager, or `start()`/`stop()`."""
 
     def __init__(
@@ -273,49 +243,12 @@ class GitHubServer:
         self._faults: list[tuple[str, re.Pattern[str], Fault]] = []
         self._requests: list[RecordedRequest] = []
         self._lock = threading.RLock()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._remaining = 5000
 
     # -- lifecycle
 
-    def start(self) -> GitHubServer:
-        self._httpd = _HTTPServer(self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="github-test-server",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        with self._httpd.lock:
-            open_connections = list(self._httpd.connections)
-        for conn in open_connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-
-    def __enter__(self) -> GitHubServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+    handler = _Handler
+    thread_name = "github-test-server"
 
     # -- arranging state
 
