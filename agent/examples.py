@@ -74,17 +74,20 @@ def shop_base_source() -> Path:
     return base
 
 
-def _git_env(date: str) -> dict[str, str]:
+def deterministic_git_env(
+    date: str, name: str = AUTHOR_NAME, email: str = AUTHOR_EMAIL
+) -> dict[str, str]:
+    """An environment in which the same files always give the same commits."""
     # Drop inherited GIT_* variables (a surrounding hook's GIT_DIR, say) and ignore user and
-    # system config, so the same files always give the same commits.
+    # system config.
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(
         GIT_CONFIG_GLOBAL=os.devnull,
         GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME=AUTHOR_NAME,
-        GIT_AUTHOR_EMAIL=AUTHOR_EMAIL,
-        GIT_COMMITTER_NAME=AUTHOR_NAME,
-        GIT_COMMITTER_EMAIL=AUTHOR_EMAIL,
+        GIT_AUTHOR_NAME=name,
+        GIT_AUTHOR_EMAIL=email,
+        GIT_COMMITTER_NAME=name,
+        GIT_COMMITTER_EMAIL=email,
         GIT_AUTHOR_DATE=date,
         GIT_COMMITTER_DATE=date,
     )
@@ -108,7 +111,12 @@ def _git(repo: Path, *args: str, date: str = BASE_DATE) -> str:
     ]
     try:
         done = subprocess.run(
-            command, cwd=repo, env=_git_env(date), capture_output=True, text=True, check=False
+            command,
+            cwd=repo,
+            env=deterministic_git_env(date),
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError:
         raise ExampleError("git is not installed (needed to build the example repo)") from None

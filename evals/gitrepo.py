@@ -6,9 +6,10 @@ give the same commits on every machine.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
+
+from agent.examples import deterministic_git_env
 
 AUTHOR = "itarch evals"
 EMAIL = "evals@itarch.invalid"
@@ -30,17 +31,7 @@ class GitError(Exception):
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_AUTHOR_NAME=AUTHOR,
-        GIT_AUTHOR_EMAIL=EMAIL,
-        GIT_COMMITTER_NAME=AUTHOR,
-        GIT_COMMITTER_EMAIL=EMAIL,
-        GIT_AUTHOR_DATE=DATE,
-        GIT_COMMITTER_DATE=DATE,
-    )
+    env = deterministic_git_env(DATE, AUTHOR, EMAIL)
     command = ["git", "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args]
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
