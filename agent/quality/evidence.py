@@ -87,24 +87,28 @@ def run_mutation(
     mutants = scored + make_mutants(scope.workspace, evidence, limit=MAX_EVIDENCE_MUTANTS)
     if not mutants:
         return None
-    existing_tests = [
-        (nodeid, entry.lines.get(nodeid, {}), entry.durations.get(nodeid, 0.5))
-        for entry in baselines.values()
-        for nodeid in sorted(entry.passed)
-    ]
+    # Cheapest existing tests first: they only run until one of them kills the mutant.
+    existing_tests = sorted(
+        (
+            (entry.durations.get(nodeid, 0.5), nodeid, entry.lines.get(nodeid, {}))
+            for entry in baselines.values()
+            for nodeid in entry.passed
+        ),
+        key=lambda e: (e[0], e[1]),
+    )
     durations = {t.nodeid: t.first.duration if t.first else 0.5 for t in candidates}
     tests_for: dict[str, list[str]] = {}
     stop_on_kill: set[str] = set()
     for mutant in mutants:
-        new = [t for t in candidates if _reaches(mutant, t.lines)]
-        chosen = [t.nodeid for t in new]
-        if any(t.lines_added == 0 for t in new):
-            for nodeid, their_lines, duration in existing_tests:
-                if _reaches(mutant, their_lines):
-                    chosen.append(nodeid)
-                    stop_on_kill.add(nodeid)
-                    durations[nodeid] = duration
+        reached = [t for t in candidates if _reaches(mutant, t.lines)]
+        chosen = _one_per_function([t.nodeid for t in reached])
+        if any(t.lines_added == 0 for t in reached):
+            existing_reached = [n for _, n, lines in existing_tests if _reaches(mutant, lines)]
+            for nodeid in _one_per_function(existing_reached):
+                chosen.append(nodeid)
+                stop_on_kill.add(nodeid)
         tests_for[mutant.id] = chosen
+    durations.update({n: d for d, n, _ in existing_tests if n in stop_on_kill})
     result = run_mutants(
         sandbox,
         files={w.path: w.content for w in works},
@@ -120,11 +124,30 @@ def run_mutation(
         # run died). No evidence is better than a score of zero.
         log.warning("mutation run produced no results; mutation evidence skipped")
         return None
+    # One parametrized case ran for its whole function: what it kills, they all kill.
     for test in candidates:
         test.mutants_killed = sorted(
-            m for m, killers in result.killed_by.items() if test.nodeid in killers
+            m
+            for m, killers in result.killed_by.items()
+            if any(_function_of(k) == _function_of(test.nodeid) for k in killers)
         )
     return result
+
+
+def _function_of(nodeid: str) -> str:
+    return nodeid.split("[", 1)[0]
+
+
+def _one_per_function(nodeids: list[str]) -> list[str]:
+    """The first parametrized case of each test function (a mutant rarely tells them apart,
+    and running every case multiplies the cost)."""
+    seen: set[str] = set()
+    kept = []
+    for nodeid in nodeids:
+        if _function_of(nodeid) not in seen:
+            seen.add(_function_of(nodeid))
+            kept.append(nodeid)
+    return kept
 
 
 def check_reaches_change(works: list[FileWork], scope: Scope) -> None:

@@ -118,9 +118,12 @@ def _bwrap_problem() -> str | None:
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (apt install bubblewrap)"
     boot = str(PLUGIN_DIR / BOOT_SCRIPT)
+    # itarch itself may live under /tmp (a checkout there, its venv): keep it visible.
+    shown = dict.fromkeys(os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, PLUGIN_DIR))
     argv = [
         "bwrap",
         *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"),
+        *(arg for path in shown for arg in ("--ro-bind", path, path)),
         *("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--cap-drop", "ALL"),
         *("--die-with-parent", "--new-session", "--clearenv", "--setenv", "LANG", "C.UTF-8"),
         "--",
