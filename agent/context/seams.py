@@ -137,7 +137,8 @@ class ChangedSymbols:
         return False
 
 
-def _to_seam(scan: ModuleScan, found: Found, changed: bool) -> Seam:
+def to_seam(scan: ModuleScan, found: Found, changed: bool) -> Seam:
+    """A found integration point as a Seam; its id is the same in every command."""
     return Seam(
         id=f"{found.kind}:{scan.path}:{found.line}",
         kind=found.kind,
@@ -242,7 +243,7 @@ def find_seams(
                 callees[module] |= names
             lines = target.lines or set()
             _add_scripts(scan, scripts.get(target.module, []))
-            seams += [_to_seam(scan, f, _is_changed(f, lines)) for f in scan.found]
+            seams += [to_seam(scan, f, _is_changed(f, lines)) for f in scan.found]
         for path, module in repo.by_path.items():
             if path in target_paths or module in changed.modules:
                 continue
@@ -256,7 +257,7 @@ def find_seams(
                     continue
             scan = scan_of(path)
             if scan is not None:
-                seams += [_to_seam(scan, f, False) for f in _users(scan, changed, direct)]
+                seams += [to_seam(scan, f, False) for f in _users(scan, changed, direct)]
         # One hop down: the seams inside what the changed code calls (the HTTP client behind
         # `charge()`, the database behind `save_order()`) are what a test must set up.
         for module, names in callees.items():
@@ -264,7 +265,7 @@ def find_seams(
                 continue
             scan = scan_of(repo.modules[module].path)
             if scan is not None:
-                seams += [_to_seam(scan, f, False) for f in _inside(scan, names)]
+                seams += [to_seam(scan, f, False) for f in _inside(scan, names)]
     merged = _merge(seams)
     merged.sort(key=lambda s: (not s.changed, s.path not in target_paths, s.path, s.line))
     log.debug("seams", total=len(merged), changed=sum(s.changed for s in merged))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.context.files import ModuleNamer, is_test_path
-from agent.context.seams import Found, ModuleScan, Scanner
+from agent.context.seams import Found, Scanner, to_seam
 from agent.integrations.pre_push_evidence import load_evidence
 from agent.integrations.pre_push_git import git, lines, read_blobs
 from agent.integrations.pre_push_mapping import (
@@ -79,7 +79,7 @@ def scan_range(
             continue  # a module that does not parse has no seams to speak of
         is_init = changed.path.endswith("__init__.py")
         scan = Scanner(changed.module, changed.path, is_init, known).run(tree)
-        seams += [_seam(scan, f) for f in scan.found if _is_changed(f, changed.lines)]
+        seams += [to_seam(scan, f, True) for f in scan.found if _is_changed(f, changed.lines)]
         graphs.trees[changed.path] = tree
 
     relevant = _mentioning(repo, rng.head, _hints(modules, seams), set(test_paths))
@@ -159,19 +159,6 @@ def _is_changed(found: Found, changed: frozenset[int]) -> bool:
     if found.line in changed:
         return True
     return found.scope is not None and any(found.scope[0] <= n <= found.scope[1] for n in changed)
-
-
-def _seam(scan: ModuleScan, found: Found) -> Seam:
-    # The same id scheme as the context's seam map, so ids match across commands.
-    return Seam(
-        id=f"{found.kind}:{scan.path}:{found.line}",
-        kind=found.kind,
-        path=scan.path,
-        line=found.line,
-        symbol=found.symbol,
-        detail=found.detail,
-        changed=True,
-    )
 
 
 def _hints(modules: list[ChangedModule], seams: list[Seam]) -> set[str]:
