@@ -25,7 +25,7 @@ from agent.integrations.github import (
 )
 from agent.integrations.pr_comment import MARKER, CommentLinks, plan_suggestions, render_comment
 from agent.log import get_logger
-from agent.models.anthropic import create_model
+from agent.models.base import Model
 from agent.pipeline import generate
 from agent.report import summary_line, to_json
 from agent.schema import Report
@@ -149,7 +149,7 @@ def _run(
         report = generate(
             repo,
             settings=settings,
-            model=create_model(settings),
+            model=_claude(settings),
             base=base,
             write=False,
             patch=artifacts / PATCH_NAME,
@@ -238,3 +238,9 @@ def annotate(level: str, message: str) -> None:
 def _has_key(settings: Settings) -> bool:
     # Actions passes `${{ secrets.X }}` as an empty string when the secret is unavailable.
     return settings.api_key is not None and bool(settings.api_key.get_secret_value().strip())
+
+
+def _claude(settings: Settings) -> Model:
+    from agent.models.anthropic import create_model  # the SDK takes a second or two to import
+
+    return create_model(settings)
