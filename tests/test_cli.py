@@ -101,6 +101,9 @@ def test_demo_says_the_model_was_scripted(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "SCRIPTED" in proc.stdout
     assert "accepted" in proc.stdout and "suspected bug" in proc.stdout
+    # The repair is shown: the first proposal's slip was rejected, the second was kept.
+    first, second = proc.stdout.split("proposal 1", 1)[1].split("proposal 2", 1)
+    assert "rejected (fails" in first and "rejected" not in second.split("Model:", 1)[0]
 
 
 def test_check_of_a_file_that_is_not_text_is_one_clear_line(shop: ShopRepo) -> None:

@@ -12,9 +12,11 @@ from agent.cli.common import console, emit_json, err_console, user_errors
 from agent.config import load_settings
 from agent.demo_script import demo_turns
 from agent.examples import build_shop_repo
+from agent.journal import Journal
 from agent.models.scripted import ScriptedModel
 from agent.pipeline import generate
 from agent.report import print_report, to_json
+from agent.schema import CheckResult
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +53,22 @@ def demo(
         if as_json:
             emit_json(to_json(report))
             return
+        _print_history(Journal.open(shop.path, report.run_id))
         print_report(console, report)
         for accepted in report.accepted:
             console.rule(accepted.path)
             console.print(accepted.content, markup=False)
+
+
+def _print_history(journal: Journal) -> None:
+    """Each proposal's verdicts in turn, so the repair is visible, not only the end state."""
+    for number, event in enumerate(journal.events("verdict"), start=1):
+        result = CheckResult.model_validate(event["result"])
+        tests = [t for f in result.files for t in f.tests]
+        lines = [
+            f"  {t.nodeid.split('::')[-1]}: {t.verdict}"
+            + (f" ({t.reason.value}: {t.detail})" if t.reason else "")
+            for t in tests
+        ]
+        console.print(f"[bold]proposal {number}[/bold]", highlight=False)
+        console.print("\n".join(lines), markup=False)
