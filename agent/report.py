@@ -45,6 +45,9 @@ def print_check(console: Console, result: CheckResult) -> None:
         console.print(
             f"mutation on the change: {result.mutants_killed}/{result.mutants_total} killed"
         )
+    if result.gate_seconds:
+        gates = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.gate_seconds.items())
+        console.print(f"gate time: {gates}")
 
 
 def print_report(console: Console, report: Report) -> None:

@@ -79,3 +79,22 @@ def test_terminal_warns_about_process_isolation_and_scripted_model() -> None:
     print_report(console, _report())
     text = console.export_text()
     assert "scripted" in text and "NOT isolated" in text and "1 suspected bug" in text
+
+
+def test_check_output_names_isolation_mutation_and_gate_times() -> None:
+    from agent.report import print_check
+    from agent.schema import CheckResult
+
+    result = CheckResult(
+        files=_report().verdicts,
+        isolation=IsolationLevel.BWRAP,
+        gate_seconds={"run": 1.25, "reruns": 0.5},
+        mutants_total=4,
+        mutants_killed=3,
+    )
+    console = Console(record=True, width=200)
+    print_check(console, result)
+    text = console.export_text()
+    assert "Sandbox: bwrap" in text
+    assert "3/4 killed" in text
+    assert "run 1.2s, reruns 0.5s" in text
