@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -120,7 +121,7 @@ class Sandbox:
                 "your files and your network (install bubblewrap, or allow user namespaces)",
                 isolation=self.level.value,
             )
-        self._root = Path(tempfile.mkdtemp(prefix="itarch-sandbox-")).resolve()
+        self._root, self._owner = _claim_root()
         self._lock = threading.Lock()  # one workspace: runs take turns
         self._runs = 0
         self._closed = False
@@ -130,6 +131,7 @@ class Sandbox:
             self._workspace = Workspace(self.repo, self._root / "ws")
         except BaseException:
             remove_tree(self._root)
+            os.close(self._owner)
             raise
         # the interpreter's own directory too: it may be a wrapper script outside its prefix
         roots = [str(self.python.parent), *self._info.prefixes()]
@@ -352,6 +354,7 @@ class Sandbox:
         self._closed = True
         with self._lock:
             remove_tree(self._root)
+            os.close(self._owner)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -367,6 +370,40 @@ class Sandbox:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             remove_tree(self._root)
+
+
+_ROOT_PREFIX = "itarch-sandbox-"
+_OWNER = ".owner"
+
+
+def _claim_root() -> tuple[Path, int]:
+    """A fresh directory for one sandbox, locked while its process lives.
+
+    The lock is the kernel's, so it is released even on `kill -9`: copies left by killed runs are
+    swept here, and a live sandbox's copy is never touched.
+    """
+    _sweep_stale_roots()
+    root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX)).resolve()
+    owner = os.open(root / _OWNER, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return root, owner
+
+
+def _sweep_stale_roots() -> None:
+    for old in Path(tempfile.gettempdir()).glob(f"{_ROOT_PREFIX}*"):
+        try:
+            owner = os.open(old / _OWNER, os.O_RDWR)
+        except OSError:
+            continue  # not claimed yet (being created right now), or not ours
+        try:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its process is alive
+        else:
+            log.info("removing a sandbox copy left by a killed run", path=str(old))
+            remove_tree(old)
+        finally:
+            os.close(owner)
 
 
 def _read_tail(path: Path, limit: int = 16_000) -> str:
