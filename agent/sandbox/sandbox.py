@@ -36,7 +36,7 @@ from agent.schema import IsolationLevel, RunResult
 
 log = get_logger(__name__)
 
-_PLUGIN_FILES = ("itarch_pytest.py", "itarch_boot.py")
+_PLUGIN_FILES = ("itarch_pytest.py", "itarch_boot.py", "itarch_options.py")
 
 
 def _copy_plugin(target: Path, python: Path) -> Path:
@@ -49,7 +49,7 @@ def _copy_plugin(target: Path, python: Path) -> Path:
     for name in _PLUGIN_FILES:
         shutil.copyfile(PLUGIN_DIR / name, target / name)
     subprocess.run(
-        [str(python), "-m", "py_compile", str(target / _PLUGIN_FILES[0])],
+        [str(python), "-m", "py_compile", *(str(target / name) for name in _PLUGIN_FILES)],
         capture_output=True,
         timeout=60,
         check=False,  # only an optimisation: without the .pyc the plugin compiles per run
@@ -380,21 +380,37 @@ def _claim_root() -> tuple[Path, int]:
     """A fresh directory for one sandbox, locked while its process lives.
 
     The lock is the kernel's, so it is released even on `kill -9`: copies left by killed runs are
-    swept here, and a live sandbox's copy is never touched.
+    swept here, and a live sandbox's copy is never touched. The lock file is created under a
+    name no sweep opens, locked, and only then renamed to `.owner`: a sweep that can open a
+    directory's `.owner` always finds it locked while its sandbox lives (creating `.owner` and
+    locking it in two steps let a concurrent sweep lock and remove a copy just being claimed).
     """
     _sweep_stale_roots()
     root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX)).resolve()
-    owner = os.open(root / _OWNER, os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        claiming = root / f"{_OWNER}-{secrets.token_hex(8)}"
+        owner = os.open(claiming, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except BaseException:
+        remove_tree(root)
+        raise
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody else knows the name yet
+        os.rename(claiming, root / _OWNER)
+    except BaseException:
+        remove_tree(root)
+        os.close(owner)
+        raise
     return root, owner
 
 
 def _sweep_stale_roots() -> None:
+    """Remove the copies whose lock no process holds (their sandbox was killed)."""
     for old in Path(tempfile.gettempdir()).glob(f"{_ROOT_PREFIX}*"):
         try:
-            owner = os.open(old / _OWNER, os.O_RDWR)
+            # only ever a locked file gets this name: no lock file yet means a claim in progress
+            owner = os.open(old / _OWNER, os.O_RDWR | os.O_CLOEXEC)
         except OSError:
-            continue  # not claimed yet (being created right now), or not ours
+            continue  # not claimed yet (being created right now), already removed, or not ours
         try:
             fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
