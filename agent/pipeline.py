@@ -24,6 +24,7 @@ from agent.prompts import system_prompt
 from agent.quality import Judge
 from agent.resume import run_settings, state_from_journal
 from agent.sandbox import Sandbox, find_python
+from agent.sandbox.probe import ensure_suite_collects
 from agent.schema import (
     AcceptedFile,
     CheckResult,
@@ -93,6 +94,7 @@ def generate(
             journal.claim()
             journal.append("run_started", base=base, head=head, modules=modules, model=model.name)
         with Sandbox(repo, python, settings.sandbox) as sandbox:
+            ensure_suite_collects(sandbox, ctx.conventions.tests_root)  # before any model turn
             judge = Judge(sandbox, settings, context=ctx, tests_root=ctx.conventions.tests_root)
             sent = min(settings.context_tokens, ctx.tokens or settings.context_tokens)
             smaller = max(1, sent // 2)  # a prompt too long is asked again with half the context
@@ -209,6 +211,8 @@ def check(
     ctx = _context(repo, settings, base=base)
     python = find_python(repo, settings.python)
     with Sandbox(repo, python, settings.sandbox) as sandbox:
+        judged = [f.path for f in files]
+        ensure_suite_collects(sandbox, ctx.conventions.tests_root, judged=judged)
         judge = Judge(
             sandbox,
             settings,

@@ -1,9 +1,10 @@
 """A private copy of the repository that test runs may scribble on, restored after every run.
 
-The copy holds the tracked and untracked-but-not-ignored files (or, outside git, everything but
-hidden, virtualenv and cache directories) and never a `.git` directory, so a test cannot see or
-touch the user's git state. Files are copied, never hard-linked: a test writing through a hard
-link would change the user's file.
+The copy holds the tracked and untracked-but-not-ignored files, plus the ignored modules the
+project's packages import (a generated `_version.py`, an extension built in place); outside git,
+everything but hidden, virtualenv and cache directories. It never holds a `.git` directory, so
+a test cannot see or touch the user's git state. Files are copied, never hard-linked: a test
+writing through a hard link would change the user's file.
 """
 
 from __future__ import annotations
@@ -50,11 +51,18 @@ class Written:
     dirs: list[str] = field(default_factory=list)
 
 
-def _listed_by_git(repo: Path) -> list[str] | None:
+# Ignored files a package needs to import: versions written at install time (setuptools-scm,
+# hatch-vcs) and extension modules built in place by `pip install -e .`.
+_GENERATED_SUFFIXES = (".py", ".so", ".pyd")
+# Trees that hold build output or other environments, never the package itself.
+_ARTIFACT_DIRS = frozenset({"build", "dist", ".tox", ".nox", "node_modules", "site-packages"})
+
+
+def _git_files(repo: Path, *args: str) -> list[str] | None:
     try:
         proc = subprocess.run(
             # safe.directory: a repo owned by another uid is still just files to copy
-            ["git", "-c", "safe.directory=*", "ls-files", "-z", "-co", "--exclude-standard"],
+            ["git", "-c", "safe.directory=*", "ls-files", "-z", *args],
             cwd=repo,
             capture_output=True,
             timeout=120,
@@ -64,7 +72,32 @@ def _listed_by_git(repo: Path) -> list[str] | None:
         return None
     if proc.returncode != 0:
         return None
-    paths = [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _generated_modules(repo: Path, listed: list[str]) -> list[str]:
+    """Ignored modules inside the project's own packages (a generated `_version.py`, say)."""
+    ignored = _git_files(repo, "-oi", "--exclude-standard", "--directory") or []
+    package_dirs = {str(PurePosixPath(p).parent) for p in listed if p.endswith("/__init__.py")}
+    found = []
+    for rel in ignored:
+        pure = PurePosixPath(rel)
+        if rel.endswith("/") or not rel.endswith(_GENERATED_SUFFIXES):
+            continue
+        if _ARTIFACT_DIRS & set(pure.parts) or any(
+            part.endswith(".egg-info") for part in pure.parts
+        ):
+            continue
+        if str(pure.parent) in package_dirs:
+            found.append(rel)
+    return found
+
+
+def _listed_by_git(repo: Path) -> list[str] | None:
+    paths = _git_files(repo, "-co", "--exclude-standard")
+    if paths is None:
+        return None
+    paths += _generated_modules(repo, paths)
     # An untracked virtualenv that nobody ignored would otherwise be copied file by file.
     venvs = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name == "pyvenv.cfg"}
     return [
@@ -148,7 +181,8 @@ class Workspace:
             listed = _listed_by_walk(self.source)
         self.path.mkdir(parents=True)
         for rel in listed:
-            self._copy_one(rel)
+            if not _ignored_file(PurePosixPath(rel).name):  # caches are never compared either
+                self._copy_one(rel)
         log.debug("workspace copied", source=str(self.source), files=len(self._entries), mode=mode)
 
     def _copy_one(self, rel: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sysconfig
 from collections.abc import Callable
 from pathlib import Path
 
+import iniconfig
 import pytest
 
 from agent.config import SandboxSettings
@@ -29,6 +31,18 @@ def test_editable_package_is_imported_from_the_copy():
 
 def test_runs_under_the_repo_venv():
     assert sys.prefix.endswith(".venv")
+
+
+def test_imports_what_is_installed_in_the_repo_venv():
+    import venvdep  # lives in .venv/lib/python3.X/site-packages, inside the repository
+
+    assert venvdep.WHERE == "venv"
+
+
+def test_pytest_itself_loaded_the_copy_of_a_package_it_imports():
+    import iniconfig  # pytest imports it before any test: it must be the copy under test
+
+    assert iniconfig.__file__.startswith(os.getcwd() + os.sep), iniconfig.__file__
 """
 
 
@@ -49,6 +63,10 @@ def venv_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = next((repo / ".venv" / "lib").glob("python3*/site-packages"))
     (site / "shared.pth").write_text(purelib + "\n")
     (site / "__editable__inventory.pth").write_text(str(repo / "src") + "\n")
+    # What the project depends on lives in its venv, inside the repository (uv's default).
+    (site / "venvdep.py").write_text("WHERE = 'venv'\n")
+    # The repository is one of pytest's own dependencies, installed editable into the venv.
+    shutil.copytree(Path(iniconfig.__file__).parent, repo / "src" / "iniconfig")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "src", "tests")
     git(repo, "commit", "-q", "-m", "initial")
@@ -68,6 +86,8 @@ def test_repo_venv_and_editable_install_work_from_the_copy(
     assert {o.nodeid.rsplit("::", 1)[-1]: o.outcome for o in result.outcomes} == {
         "test_editable_package_is_imported_from_the_copy": "passed",
         "test_runs_under_the_repo_venv": "passed",
+        "test_imports_what_is_installed_in_the_repo_venv": "passed",
+        "test_pytest_itself_loaded_the_copy_of_a_package_it_imports": "passed",
     }, [o.longrepr for o in result.outcomes]
 
 

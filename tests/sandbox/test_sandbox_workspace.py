@@ -47,6 +47,33 @@ def test_copy_holds_tracked_and_untracked_files_but_not_ignored_or_git(
     assert workspace.path.name == repo.name
 
 
+def test_copy_holds_ignored_modules_the_package_imports_but_no_build_output(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / ".gitignore").write_text(
+        "shopkit/_version.py\n*.so\nbuild/\n*.egg-info/\n.venv/\nlocal_settings.py\n.coverage*\n"
+    )
+    write_tree(
+        repo,
+        {
+            "shopkit/_version.py": "version = '1.2.3'\n",  # written by setuptools-scm / hatch-vcs
+            "shopkit/_speedups.cpython-311-x86_64-linux-gnu.so": "binary",
+            "build/lib/shopkit/_version.py": "version = '1.2.3'\n",
+            "shopkit.egg-info/PKG-INFO": "Name: shopkit\n",
+            ".venv/lib/python3.11/site-packages/dep.py": "",
+            "local_settings.py": "SECRET = 1\n",  # ignored, and not inside a package
+            ".coverage.host.1234": "data",  # untracked, not ignored by this repo: a cache still
+        },
+    )
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text().replace(".coverage*\n", ""))
+    workspace = Workspace(repo, tmp_path / "copy")
+    copied = {p.relative_to(workspace.path).as_posix() for p in workspace.path.rglob("*")}
+    assert "shopkit/_version.py" in copied
+    assert "shopkit/_speedups.cpython-311-x86_64-linux-gnu.so" in copied
+    for absent in ("build", "shopkit.egg-info", ".venv", "local_settings.py", ".coverage.host.1234"):
+        assert absent not in copied
+
+
 def test_copy_is_a_real_copy_not_a_hard_link(repo: Path, tmp_path: Path) -> None:
     workspace = Workspace(repo, tmp_path / "copy")
     original = repo / "shopkit" / "prices.py"

@@ -260,14 +260,32 @@ def _set_limits(limits: dict[str, int]) -> None:
             sys.stderr.write(f"itarch: cannot set {name}: {exc}\n")
 
 
+def _installed_dirs() -> list[str]:
+    """The interpreter's installation (a venv may live inside the repo): never remapped."""
+    roots = {sys.prefix, sys.exec_prefix, getattr(sys, "base_prefix", sys.prefix)}
+    return [os.path.realpath(root).rstrip("/") + "/" for root in roots if root]
+
+
 def _remap_sys_path(source: str, workspace: str) -> None:
-    """Editable installs point into the user's repo; send those imports to the copy instead."""
+    """Editable installs point into the user's repo; send those imports to the copy instead.
+
+    The copy holds the repository's own files, not a virtualenv inside it (`.venv/`, uv's and
+    poetry's default): paths into the interpreter's installation keep pointing at the original,
+    which the sandbox shows read-only.
+    """
     prefix = source.rstrip("/") + "/"
+    installed = _installed_dirs()
 
     def remap(path: str) -> str:
         if path == source:
             return workspace
         if path.startswith(prefix):
+            real = os.path.realpath(path).rstrip("/") + "/"
+            parts = path[len(prefix) :].split("/")
+            if any(real.startswith(root) for root in installed) or (
+                "site-packages" in parts or "dist-packages" in parts
+            ):
+                return path
             return os.path.join(workspace, path[len(prefix) :])
         return path
 
@@ -450,6 +468,10 @@ def main(argv: list[str]) -> int:
     key = _read_key(int(channel_fds["key_fd"]))
 
     here = os.path.dirname(os.path.abspath(__file__))
+    workspace = config["workspace"]
+    # Before anything imports pytest: when the repository is one of pytest's own dependencies
+    # (pluggy, iniconfig, packaging...), pytest must load the copy, the code under test.
+    _remap_sys_path(config["source"], workspace)
     import itarch_pytest  # from this directory: sys.path[0] is still ours
 
     channel = itarch_pytest.open_channel(int(channel_fds["results_fd"]), key)
@@ -457,10 +479,8 @@ def main(argv: list[str]) -> int:
     emit = type(channel).emit  # ours, whatever a test later does to the class
     original = itarch_pytest.fingerprint()
 
-    workspace = config["workspace"]
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, workspace)  # what `python -m pytest` does with the working directory
-    _remap_sys_path(config["source"], workspace)
 
     import pytest
 
