@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -56,6 +57,26 @@ class Budget(BaseModel):
     wall_seconds: float = Field(default=900.0, gt=0)
 
 
+# Variables `pass_env` refuses, and why: each would undo part of the sandbox, whoever asks.
+NEVER_PASSED: dict[str, str] = {
+    "ANTHROPIC_API_KEY": "itarch's own API key never reaches a test",
+    "HOME": "the sandbox gives every run an empty home of its own",
+    "TMPDIR": "the sandbox gives every run a temporary directory of its own",
+    **dict.fromkeys(
+        ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONPLATLIBDIR"),
+        "it changes which code the interpreter loads before the sandbox's own bootstrap",
+    ),
+    **dict.fromkeys(
+        ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"),
+        "the sandbox decides pytest's options and plugins",
+    ),
+    **dict.fromkeys(
+        ("LD_PRELOAD", "LD_AUDIT"), "it loads native code into every process of the sandbox"
+    ),
+}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 class SandboxSettings(BaseModel):
     isolation: str = Field(default="auto", description="auto|bwrap|unshare|process")
     test_timeout: float = Field(default=60.0, gt=0, description="per test, seconds")
@@ -64,6 +85,21 @@ class SandboxSettings(BaseModel):
     cpu_seconds: int = Field(default=900, ge=1)
     file_size_mb: int = Field(default=512, ge=1)
     max_processes: int = Field(default=256, ge=8)
+    # Variables of itarch's own environment the tests need (a conftest reading DATABASE_URL):
+    # passed at every level when set, on top of the allowlist. The user's explicit choice.
+    pass_env: list[str] = Field(
+        default_factory=list, description="environment variables passed to the tests"
+    )
+
+    @field_validator("pass_env")
+    @classmethod
+    def _passable(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not the name of an environment variable")
+            if name in NEVER_PASSED:
+                raise ValueError(f"{name} cannot be passed to tests: {NEVER_PASSED[name]}")
+        return list(dict.fromkeys(names))
 
 
 class HookSettings(BaseModel):
@@ -146,7 +182,8 @@ def load_settings(repo: Path, **overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"bad setting {where!r}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"bad setting {where!r}: {message}") from None
     except Exception as exc:  # malformed TOML and the like
         raise ConfigError(f"cannot read configuration ({pyproject}): {exc}") from None
     finally:

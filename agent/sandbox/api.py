@@ -52,15 +52,16 @@ threat model and what each level does and does not stop):
   non-system top-level directory (/home, /root, /srv, /var, /mnt, ...); a private, size-bounded
   /tmp and /dev/shm; a minimal /dev; the interpreter's directories, the workspace (writable), the
   run's directory (writable) and our plugin shown on top. Own net (loopback only), pid, ipc and
-  uts namespaces; every capability dropped; --die-with-parent, --new-session, --clearenv + the
-  allowlisted environment.
+  uts namespaces; every capability dropped; --die-with-parent, --new-session; bwrap itself
+  starts with exactly the sandbox's environment (never on its command line).
 - unshare: own user, net (lo brought up), pid, ipc, uts and mount namespaces; the bootstrap
   builds the same mount plan from inside, then drops every capability for good.
 - process: a child in its own session, with the allowlisted environment, the limits and no
   capabilities, and nothing else: NOT isolated; logged as a warning and reported as
   `isolation="process"`.
 Environment everywhere: PATH (target's bin dir first), LANG, LC_*, TZ, TERM, PYTHONHASHSEED,
-HOME (an empty per-run dir), TMPDIR (unshare/process). Nothing else, secrets included.
+HOME (an empty per-run dir), TMPDIR (unshare/process), and the variables the user lists in
+`settings.pass_env` (when set). Nothing else, secrets included.
 
 Limits (set by the in-sandbox bootstrap, inherited by every test process): RLIMIT_AS
 (memory_mb), RLIMIT_CPU (cpu_seconds), RLIMIT_FSIZE (file_size_mb; the private /tmp and /dev/shm

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,13 +71,23 @@ _UNSHARE = [
 
 
 def sandbox_env(
-    base: dict[str, str] | os._Environ[str], *, home: Path, python_bin: Path, tmpdir: Path | None
+    base: dict[str, str] | os._Environ[str],
+    *,
+    home: Path,
+    python_bin: Path,
+    tmpdir: Path | None,
+    pass_env: Sequence[str] = (),
 ) -> dict[str, str]:
-    """The environment a test sees: the allowlist, an empty HOME, the target's bin dir on PATH."""
+    """The environment a test sees: the allowlist, an empty HOME, the target's bin dir on PATH.
+
+    `pass_env` names variables the user asked to pass as well (`[tool.itarch.sandbox]
+    pass_env`, validated by the settings); those that are set here are copied as they are.
+    """
+    passed = set(pass_env)
     env = {
         key: value
         for key, value in base.items()
-        if key in _ENV_ALLOWLIST or key.startswith(_ENV_PREFIX_ALLOWLIST)
+        if key in _ENV_ALLOWLIST or key.startswith(_ENV_PREFIX_ALLOWLIST) or key in passed
     }
     path = env.get("PATH") or "/usr/local/bin:/usr/bin:/bin"
     env["PATH"] = f"{python_bin}{os.pathsep}{path}"
@@ -337,9 +348,10 @@ def _bwrap_argv(launch: Launch) -> list[str]:
     argv += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     # Run as root, bwrap would otherwise leave the sandbox every capability (mount, ptrace...).
     argv += ["--cap-drop", "ALL"]
-    argv += ["--hostname", "itarch-sandbox", "--die-with-parent", "--new-session", "--clearenv"]
-    for key, value in sorted(launch.env.items()):
-        argv += ["--setenv", key, value]
+    # The environment reaches the sandbox as bwrap's own (exactly `launch.env`, see
+    # build_command), never on its command line, where every user of the machine could read a
+    # variable passed with pass_env.
+    argv += ["--hostname", "itarch-sandbox", "--die-with-parent", "--new-session"]
     argv += ["--chdir", str(launch.workspace), "--"]
     return argv
 
@@ -371,7 +383,7 @@ def build_command(launch: Launch) -> Command:
     boot = [str(launch.python), str(launch.plugin_dir / BOOT_SCRIPT), str(launch.boot_config)]
     tail = [*boot, "--", *launch.pytest_args]
     if launch.level == IsolationLevel.BWRAP:
-        return Command([*_bwrap_argv(launch), *tail], {}, launch.workspace)
+        return Command([*_bwrap_argv(launch), *tail], launch.env, launch.workspace)
     if launch.level == IsolationLevel.UNSHARE:
         return Command([*_UNSHARE, *tail], launch.env, launch.workspace)
     if launch.level == IsolationLevel.PROCESS:

@@ -121,6 +121,7 @@ class Sandbox:
                 "your files and your network (install bubblewrap, or allow user namespaces)",
                 isolation=self.level.value,
             )
+        _note_pass_env(self.settings.pass_env)
         self._root, self._owner = _claim_root()
         self._lock = threading.Lock()  # one workspace: runs take turns
         self._runs = 0
@@ -225,6 +226,7 @@ class Sandbox:
                 python_bin=self.python.parent,
                 # bwrap gives the run a private /tmp; the other levels get a private TMPDIR
                 tmpdir=None if self.level == IsolationLevel.BWRAP else run_dir / "tmp",
+                pass_env=self.settings.pass_env,
             ),
         )
         # The key that signs this run's results reaches the bootstrap through a pipe it drains
@@ -370,6 +372,29 @@ class Sandbox:
     def __del__(self) -> None:
         if not getattr(self, "_closed", True):
             remove_tree(self._root)
+
+
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+
+
+def _note_pass_env(names: list[str]) -> None:
+    """Say what pass_env lets through: a secret is the user's choice, but never a silent one."""
+    if not names:
+        return
+    unset = [name for name in names if name not in os.environ]
+    if unset:
+        log.warning("pass_env names variables that are not set here", names=unset)
+    secret = [
+        name
+        for name in names
+        if name in os.environ and any(w in name.upper() for w in _SECRET_WORDS)
+    ]
+    if secret:
+        log.warning(
+            "pass_env gives the tests what looks like a secret; any test can read it",
+            names=secret,
+        )
+    log.info("passing variables to the tests", names=[n for n in names if n in os.environ])
 
 
 _ROOT_PREFIX = "itarch-sandbox-"
