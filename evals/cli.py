@@ -5,6 +5,7 @@ scorecard next to it, and print the scorecard.
     python -m evals run --suite offline --target shop
     python -m evals run --suite live --model claude-sonnet-4-5 --max-dollars 1
     python -m evals run --suite replay --from evals/results/2025-01-01-live.json
+    python -m evals run --suite compat                # itarch check on real projects' own tests
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from agent.config import Settings
 from agent.log import configure, get_logger
 from agent.models.anthropic import create_model
 from agent.models.base import Model
-from evals import corpus, live, offline, replay, scorecard
+from evals import compat, compat_card, corpus, live, offline, replay, scorecard
+from evals.compat_targets import COMPAT_TARGETS, select_compat
 from evals.prepare import prepare
 from evals.results import SuiteResult
 from evals.targets import TARGETS, TargetSpec, select_targets
@@ -41,19 +43,25 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m evals", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite and write its scorecard")
-    run.add_argument("--suite", choices=["offline", "live", "replay"], default="offline")
+    run.add_argument("--suite", choices=["offline", "live", "replay", "compat"], default="offline")
     run.add_argument(
-        "--target", nargs="+", metavar="NAME", help=f"targets to run ({', '.join(TARGETS)})"
+        "--target",
+        nargs="+",
+        metavar="NAME",
+        help=f"targets to run ({', '.join(TARGETS)}; compat: {', '.join(COMPAT_TARGETS)})",
     )
     run.add_argument("--model", help="Claude model id for the live suite")
     run.add_argument("--from", dest="source", type=Path, help="results file of a live run (replay)")
     run.add_argument("--max-iterations", type=int, help="model turns per target (live)")
     run.add_argument("--max-dollars", type=Decimal, help="spend limit per target in USD (live)")
-    run.add_argument("--jobs", type=int, default=2, help="targets judged at once (offline)")
+    run.add_argument("--jobs", type=int, default=2, help="targets run at once (offline, compat)")
     run.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="sdists, repos, venvs")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where results are written")
     run.add_argument(
-        "--strict", action="store_true", help="exit 1 when the judge misjudges any case"
+        "--strict",
+        action="store_true",
+        help="exit 1 when the judge misjudges any case (compat: when a project is below the "
+        "pass mark or shows a traceback)",
     )
     run.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
     cases = sub.add_parser("corpus", help="write every case of the judge's corpus, to read them")
@@ -67,6 +75,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, *, model_factory: live.ModelFactory | None = None) -> int:
     args = parser().parse_args(argv)
     configure(args.verbose)
+    if args.command == "run" and args.suite == "compat":
+        return run_compat_suite(args)
     try:
         specs = select_targets(args.target)
     except KeyError as exc:
@@ -102,6 +112,25 @@ def main(argv: list[str] | None = None, *, model_factory: live.ModelFactory | No
             return 2
         result = replay.run_replay(recorded, args.source, args.cache)
     return _finish(result, args.out, strict=args.strict)
+
+
+def run_compat_suite(args: argparse.Namespace) -> int:
+    """Exit 1 when a project could not be set up; with --strict also when any falls short."""
+    try:
+        specs = select_compat(args.target)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    result = compat.run_compat(specs, args.cache, jobs=args.jobs)
+    markdown = compat_card.render(result)
+    json_path, md_path = result.write(args.out, markdown)
+    print(markdown)
+    print(f"results: {json_path}\nscorecard: {md_path}", file=sys.stderr)
+    if any(p.status != "scored" for p in result.projects):
+        return 1
+    if args.strict and not all(p.passes for p in result.projects):
+        return 1
+    return 0
 
 
 def write_corpus(specs: list[TargetSpec], cache: Path, out: Path) -> int:

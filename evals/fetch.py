@@ -9,6 +9,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from agent.log import get_logger
 from evals.targets import TargetSpec
@@ -20,6 +21,19 @@ class FetchError(Exception):
     """The sdist could not be downloaded, does not match its hash, or lacks its tests."""
 
 
+class Pinned(Protocol):
+    """A pinned sdist: a target of the offline suite, or a package of a compat project."""
+
+    @property
+    def project(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def sdist_pin(self) -> str: ...
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -28,7 +42,7 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sdist(spec: TargetSpec, store: Path) -> Path:
+def sdist(spec: Pinned, store: Path) -> Path:
     """The target's sdist archive in `store`, downloaded once and verified every time."""
     folder = store / f"{spec.project}-{spec.version}"
     archives = sorted(folder.glob("*.tar.gz")) if folder.is_dir() else []
