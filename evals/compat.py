@@ -81,6 +81,7 @@ class CheckRun(BaseModel):
     isolation: str = ""
     gate_seconds: dict[str, float] = Field(default_factory=dict)  # itarch's own split of its time
     verdicts: dict[str, str] = Field(default_factory=dict)  # repository-relative node id -> verdict
+    reasons_of: dict[str, str] = Field(default_factory=dict)  # rejected node id -> reason code
     reasons: dict[str, ReasonSeen] = Field(default_factory=dict)
     traceback: bool = False
     stderr_tail: str = ""  # kept when something went wrong: a traceback, no JSON, exit code 2+
@@ -98,8 +99,10 @@ class ProjectResult(BaseModel):
     message: str = ""
     plain: PlainRun | None = None
     check: CheckRun | None = None
-    baseline: int = 0  # tests passing under plain pytest
+    baseline: int = 0  # tests passing under plain pytest, less the known rejections
     accepted: int = 0  # ... of which itarch accepted
+    known: int = 0  # known rejections (the spec's) among the passing tests
+    known_confirmed: int = 0  # ... which itarch rejected for the expected reason
     missing: list[str] = Field(default_factory=list)  # passing under pytest, absent from itarch's
     # itarch's node ids with no PASSED/FAILED/ERROR line from pytest (skipped ones, or a node id
     # pytest spells differently), with itarch's verdict
@@ -121,6 +124,7 @@ class ProjectResult(BaseModel):
             and self.check is not None
             and not self.check.traceback
             and not self.check.tree_changed
+            and self.known_confirmed == self.known
         )
 
 
@@ -215,7 +219,11 @@ def run_project(
 
 
 def clear_leftovers(prepared: PreparedProject) -> None:
-    roots = {prepared.repo} | {prepared.repo / p.subdir for p in prepared.spec.packages}
+    """Back to the tree as prepared: what earlier runs' tests wrote, and tool caches, removed."""
+    spec, repo = prepared.spec, prepared.repo
+    _git(repo, "checkout", "--quiet", "--", ".")
+    _git(repo, "clean", "-d", "--force", "--quiet", "-e", f"/{spec.venv}/", "-e", "*.egg-info")
+    roots = {repo} | {repo / p.subdir for p in spec.packages}
     for root in roots:
         for name in LEFTOVERS:
             path = root / name
@@ -307,6 +315,7 @@ def read_verdicts(run: CheckRun, document: dict[str, Any], files: tuple[str, ...
             run.verdicts[nodeid] = verdict
             if verdict == "rejected":
                 reason = str(test.get("reason") or "unknown")
+                run.reasons_of[nodeid] = reason
                 seen = run.reasons.setdefault(reason, ReasonSeen())
                 seen.count += 1
                 if not seen.example:
@@ -316,9 +325,14 @@ def read_verdicts(run: CheckRun, document: dict[str, Any], files: tuple[str, ...
 def score(result: ProjectResult, spec: CompatSpec) -> None:
     plain, run = result.plain, result.check
     assert plain is not None and run is not None
-    passed = set(plain.passed)
+    passed = set(plain.passed) - set(spec.known_rejections)
     result.baseline = len(passed)
     result.accepted = sum(1 for n in passed if run.verdicts.get(n) == "accepted")
+    known = set(plain.passed) & set(spec.known_rejections)
+    result.known = len(known)
+    result.known_confirmed = sum(
+        1 for n in known if run.reasons_of.get(n) == spec.known_rejections[n]
+    )
     result.missing = sorted(passed - set(run.verdicts))[:10] if run.json_ok else []
     known = passed | set(plain.not_passed)
     result.unmatched = [f"{n} ({run.verdicts[n]})" for n in sorted(set(run.verdicts) - known)][:10]
@@ -343,10 +357,12 @@ def _json_document(stdout: str) -> dict[str, Any] | None:
 
 
 def _git_status(repo: Path) -> list[str]:
-    done = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=False
-    )
-    return done.stdout.splitlines()
+    return _git(repo, "status", "--porcelain").splitlines()
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    return done.stdout
 
 
 def _run(

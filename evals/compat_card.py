@@ -12,7 +12,8 @@ def render(result: CompatResult) -> str:
         f"itarch {result.itarch}, Python {result.python}, {result.machine}; "
         f"{len(result.projects)} projects, {result.jobs} at a time, {result.wall_seconds:.0f} s.",
         "`itarch check <files> --json` from inside each repository, no `--python`; share = "
-        f"accepted / passing under plain pytest (pass mark {PASS_SHARE:.0%}).",
+        f"accepted / passing under plain pytest (pass mark {PASS_SHARE:.0%}); a test the spec "
+        "knows itarch is right to reject is left out of the share and checked to be rejected.",
         "",
         "| project | shapes | tests | pytest passed | itarch accepted | share | reasons "
         "| traceback | exit | seconds | setup |",
@@ -37,6 +38,8 @@ def _row(p: ProjectResult) -> str:
     share = "–" if p.share is None else f"{p.share:.0%}"
     mark = "" if p.passes else " ✗"
     reasons = ", ".join(f"{k} {v.count}" for k, v in sorted(p.check.reasons.items())) or "–"
+    if p.known:
+        reasons += f" ({p.known_confirmed} of {p.known} known)"
     timed_out = " (timed out)" if p.check.timed_out else ""
     return (
         f"| {p.name} | {shapes} | {tests} | {p.baseline} | {p.accepted} | {share}{mark} "
@@ -81,6 +84,8 @@ def _details(p: ProjectResult) -> list[str]:
     if p.env:
         exported = ", ".join(f"{k}={v}" for k, v in p.env.items())
         out.append(f"- environment its users export: {exported}")
+    if p.known != p.known_confirmed:
+        out.append(f"- known rejections confirmed: {p.known_confirmed} of {p.known} ({p.notes})")
     if p.status != "scored":
         out.append(f"- {p.status.replace('_', ' ')}: {p.message}")
     if p.check is not None:

@@ -106,6 +106,9 @@ class CompatSpec(BaseModel):
     requirements: tuple[str, ...] = ()  # pinned test dependencies
     check: tuple[str, ...] = Field(description="Test files judged, relative to the repository.")
     env: dict[str, str] = Field(default_factory=dict)  # exported by the project's users
+    # Passing tests itarch is right to reject (node id -> reason code), each said why in `notes`:
+    # left out of the share, and checked to be rejected for that reason.
+    known_rejections: dict[str, str] = Field(default_factory=dict)
     notes: str = ""
 
     @property
@@ -342,6 +345,46 @@ DJANGO_MODEL_UTILS = CompatSpec(
     env={"SQLITE": "1"},
 )
 
+DJANGO_SOLO = CompatSpec(
+    name="django-solo",
+    shapes=("django", "tests-in-package", "custom-python-files", "unittest", "venv-ignored"),
+    packages=(
+        Sdist(
+            project="django-solo",
+            version="2.5.1",
+            sha256="ca3b2e44dbb4726446941ca8d765c247123f709f051d07e62eacf97330ffde01",
+        ),
+    ),
+    gitignore=(*PYTHON_GITIGNORE, ".venv/", "*.db"),
+    # The project runs its tests with Django's runner; a pytest user adds pytest-django's config.
+    edits=(
+        ConfigEdit(
+            path="pyproject.toml",
+            text=(
+                "\n[tool.pytest.ini_options]\n"
+                'DJANGO_SETTINGS_MODULE = "solo.tests.settings"\n'
+                'python_files = ["tests.py", "test_*.py"]\n'
+            ),
+        ),
+    ),
+    edits_message="Run the tests with pytest-django (settings, and tests.py as test files)",
+    requirements=(PYTEST, "pytest-django==4.14.0", "django==5.2.19"),
+    # django.test.TestCase classes in solo/tests/tests.py, collected through python_files
+    check=("solo/tests/tests.py",),
+    known_rejections={
+        f"solo/tests/tests.py::SingletonTest::{name}": "side_effect"
+        for name in (
+            "test_delete_if_cache_disabled",
+            "test_delete_if_cache_enabled",
+            "test_file_upload_if_cache_enabled",
+            "test_template_tag_renders_default_site_config",
+            "test_template_tag_renders_site_config",
+        )
+    },
+    notes="five tests save the model's default FileField upload into files/ in the repository "
+    "(no MEDIA_ROOT in the test settings): itarch is right to reject them as side effects",
+)
+
 TOOLZ = CompatSpec(
     name="toolz",
     shapes=("tests-in-package", "strict-markers", "last-failed", "venv-ignored"),
@@ -403,6 +446,7 @@ COMPAT_TARGETS: dict[str, CompatSpec] = {
         JANUS,
         HTTPCORE,
         DJANGO_MODEL_UTILS,
+        DJANGO_SOLO,
         TOOLZ,
         MONOREPO,
     )
