@@ -193,14 +193,20 @@ class Judge:
             self._files(runnable), select=select, trace=self.scope.trace or None
         )
         # A test that kills the process (hang in C code, crash) stops the rest: run those again.
+        # The cases of a test function that hung are not among them: the sandbox already gave
+        # them the timeout (agent/sandbox/results.py), so a hang costs one timeout, not one each.
+        last = result
         for _ in range(2):
             ran = {o.nodeid for o in result.outcomes}
             new_ids = [n for n in result.collected if file_of(n) in {w.path for w in runnable}]
             missing = [n for n in new_ids if n not in ran]
-            if not missing or not (result.crashed or result.timed_out):
+            # the watchdog ending a hang leaves neither `crashed` nor `timed_out`: a timed-out
+            # outcome and tests never reached say the same
+            ended_early = last.crashed or last.timed_out or any(o.timed_out for o in last.outcomes)
+            if not missing or not ended_early:
                 break
             log.info("first run ended early; running the rest", missing=len(missing))
-            more = self.sandbox.run(
+            more = last = self.sandbox.run(
                 self._files(runnable), select=missing, trace=self.scope.trace or None
             )
             result = result.model_copy(

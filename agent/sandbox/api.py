@@ -42,6 +42,10 @@ Semantics worth knowing:
 - A test over `settings.test_timeout` fails with `timed_out=True`; when the run's wall clock
   runs out the whole process tree is killed, `RunResult.timed_out` is set, finished outcomes are
   kept and the test that was running is reported failed with `timed_out=True`.
+- Once a case of a test function (its node id without `[...]`) has timed out, its other cases
+  and later reruns are not run for another full timeout: they fail at setup with
+  `timed_out=True` and "a sibling case timed out (...)". When the hang ended the process (the
+  watchdog, the wall clock), the cases it never reached get the same outcome in the RunResult.
 - Collection errors don't stop the other files (`--continue-on-collection-errors`).
 - Runs on one Sandbox are serialised (one workspace); use several Sandboxes for parallelism.
 

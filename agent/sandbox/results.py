@@ -166,6 +166,7 @@ def build_result(
             # Died with no test running, right after a result: what a test that wrote its own
             # result and left would look like. Honest crashes happen inside a test.
             events.distrust("the test process ended between two tests without finishing")
+    outcomes += _siblings_of_hung(outcomes, events.collected)
     exit_code = events.exit_code if events.exit_code is not None else returncode
     if not crashed and exit_code in (_INTERNAL_ERROR, _USAGE_ERROR) and not timed_out:
         last = _last_line(stderr_tail) or _last_line(stdout_tail)
@@ -189,6 +190,48 @@ def build_result(
         changed_paths=changed_paths,
         leftover_processes=events.leftover,
     )
+
+
+def family_of(nodeid: str) -> str:
+    """The test function a node id belongs to: the id without its parameters (`[...]`).
+
+    The same rule as the plugin's (agent/sandbox/plugin/itarch_pytest.py).
+    """
+    path, sep, rest = nodeid.partition("::")
+    return path + sep + rest.split("[", 1)[0]
+
+
+def _siblings_of_hung(outcomes: list[TestOutcome], collected: list[str]) -> list[TestOutcome]:
+    """Timeouts for the cases a run never reached of a test function that timed out in it.
+
+    Inside a run the plugin gives such cases the timeout at once; when the hang ended the whole
+    process (the watchdog, the wall clock), they never ran at all. Recording them here means
+    no caller runs them again for another full timeout each.
+    """
+    hung: dict[str, str] = {}
+    for outcome in outcomes:
+        if outcome.timed_out:
+            hung.setdefault(family_of(outcome.nodeid), outcome.nodeid)
+    seen = {o.nodeid for o in outcomes}
+    added = []
+    for nodeid in collected:
+        first = hung.get(family_of(nodeid))
+        if first is None or nodeid in seen:
+            continue
+        added.append(
+            TestOutcome(
+                nodeid=nodeid,
+                outcome="failed",
+                when="setup",
+                exc_type="TestTimeout",
+                message=(
+                    f"a sibling case timed out ({first.partition('::')[2]}), "
+                    "so this case was not run"
+                ),
+                timed_out=True,
+            )
+        )
+    return added
 
 
 def _cross_check(

@@ -530,6 +530,10 @@ class _Plugin:
         self.deadline = 0.0
         self._alarm_exc: type[BaseException] = TestTimeout
         self.collect_exc: dict[str, dict[str, Any]] = {}
+        # Test functions that timed out (family -> the case that did): their other cases, and
+        # later runs of the same case, get the same verdict at once instead of another timeout.
+        self.hung: dict[str, str] = {}
+        config.pluginmanager.register(_SiblingGate(self.hung), "itarch-siblings")
 
     # -- collection
 
@@ -639,7 +643,10 @@ class _Plugin:
         self.current = None
         if record is None or record.nodeid != nodeid:
             return
-        self.stream.emit("outcome", **record.result(list(self.guard.attempts), lines))
+        result = record.result(list(self.guard.attempts), lines)
+        if result["timed_out"]:
+            self.hung.setdefault(family_of(nodeid), nodeid)
+        self.stream.emit("outcome", **result)
 
     def _arm(self, teardown: bool = False) -> None:
         if self.test_timeout <= 0 or threading.current_thread() is not threading.main_thread():
@@ -756,6 +763,39 @@ class _Plugin:
             exitstatus=int(exitstatus),
             network_outside_tests=self.guard.outside_tests,
         )
+
+
+class _SiblingGate:
+    """Fails each case of a test function that already timed out, before its fixtures run.
+
+    A plain implementation, not a wrapper: every plugin's setup wrapper has been entered (so
+    their teardowns find what they stored) and skip marks, evaluated first, still win.
+    """
+
+    def __init__(self, hung: dict[str, str]) -> None:
+        self.hung = hung
+
+    def pytest_runtest_setup(self, item: Any) -> None:
+        hung = self.hung.get(family_of(item.nodeid))
+        if hung is not None:
+            raise TestTimeout(sibling_timed_out(hung, item.nodeid))
+
+
+def family_of(nodeid: str) -> str:
+    """The test function a node id belongs to: the id without its parameters (`[...]`).
+
+    Names of classes and functions can't hold `[`, so the first one after the file part starts
+    the parameters, whatever they contain.
+    """
+    path, sep, rest = nodeid.partition("::")
+    return path + sep + rest.split("[", 1)[0]
+
+
+def sibling_timed_out(hung: str, nodeid: str) -> str:
+    """Why a case is given a timeout without running: a case of its function already hung."""
+    if hung == nodeid:
+        return "an earlier run of this test timed out, so it was not run again"
+    return f"a sibling case timed out ({hung.partition('::')[2]}), so this case was not run"
 
 
 def _parse_exc_line(longrepr: str) -> dict[str, Any]:
