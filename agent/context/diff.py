@@ -41,8 +41,24 @@ _STATUS: dict[str, Status] = {
     "D": "deleted",
     "R": "renamed",
 }
+_DUBIOUS = re.compile(r"dubious ownership in repository at '([^']+)'")
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 _BINARY = re.compile(r"^Binary files (.+) and (.+) differ$")
+
+
+def git_refusal(stderr: str, where: Path) -> str | None:
+    """What to tell the user when git refuses to work in a repository at all, else None.
+
+    git (since 2.35.2) refuses a repository owned by another user unless it is listed in
+    safe.directory; everything it is then asked reads as "no commits" or "unknown ref"."""
+    found = _DUBIOUS.search(stderr)
+    if found is None and "dubious ownership" not in stderr:
+        return None
+    path = found.group(1) if found else str(where)
+    return (
+        f"git refuses to work in {path}: it is owned by another user (git's safe.directory "
+        f"check); if you trust it, run: git config --global --add safe.directory {path}"
+    )
 
 
 class GitRepo:
@@ -74,6 +90,9 @@ class GitRepo:
             raise ContextError("git is not installed (or not on PATH)") from None
         except GitCommandError as exc:
             stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+            refused = git_refusal(stderr, self.root)
+            if refused:
+                raise ContextError(refused) from None
             lines = [line.strip() for line in stderr.splitlines() if line.strip()]
             fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
             reason = (fatal or lines or [f"exit code {exc.status}"])[0]
@@ -81,14 +100,31 @@ class GitRepo:
         return str(out)
 
     def has_commits(self) -> bool:
-        return self.repo.head.is_valid()
+        if self.repo.head.is_valid():
+            return True
+        self.run("rev-parse", "--git-dir")  # git's own refusal (safe.directory), if that is why
+        return False
+
+    def is_shallow(self) -> bool:
+        try:
+            return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+        except ContextError:
+            return False
 
     def commit(self, ref: str) -> str:
         """The full sha `ref` names, or a ContextError naming the ref."""
         try:
             out = self.run("rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
             return out.strip()
-        except ContextError:
+        except ContextError as exc:
+            if "safe.directory" in str(exc):
+                raise
+            if self.is_shallow():
+                raise ContextError(
+                    f"unknown git ref {ref!r} in {self.root}, a shallow clone whose history may "
+                    "stop before it: fetch more history with `git fetch --deepen=N` (N more "
+                    "commits) or all of it with `git fetch --unshallow`, then retry"
+                ) from None
             raise ContextError(
                 f"unknown git ref {ref!r}: not a branch, tag or commit in {self.root}"
             ) from None
