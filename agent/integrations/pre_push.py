@@ -179,6 +179,12 @@ def _say(out: TextIO, line: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m agent.cli hook run pre-push [--mode M] [REMOTE URL]`, without loading the CLI."""
+    import structlog
+
+    if not structlog.is_configured():
+        from agent.log import configure
+
+        configure()  # as the CLI does: warnings and errors only, on stderr, never on stdout
     parser = argparse.ArgumentParser(prog="itarch hook run")
     parser.add_argument("hook", choices=["pre-push"])
     parser.add_argument("remote", nargs="?")

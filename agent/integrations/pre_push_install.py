@@ -1,8 +1,9 @@
 """Installing and removing the pre-push hook script, keeping any hook that was there before.
 
 The script only hands over to `python -m agent.cli hook run pre-push`, with the interpreter that
-installed it, so the hook works without `itarch` on PATH (GUI git clients, virtualenvs). A hook
-that is not ours is kept as `pre-push.legacy` and run first by `hook run`; uninstall puts it back.
+installed it, so the hook works without `itarch` on PATH (GUI git clients, virtualenvs). The
+target project's interpreter given at install (`--python`) is passed on. A hook that is not ours
+is kept as `pre-push.legacy` and run first by `hook run`; uninstall puts it back.
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ def hooks_dir(repo: Path, *, force: bool = False) -> Path:
     return (path if path.is_absolute() else repo / path).resolve()
 
 
-def script(mode: str, python: str | None = None) -> str:
-    """The hook script. `--mode` is written only when asked for, so [tool.itarch.hook] decides.
-    `-P` keeps the repository's own folders off sys.path: a project with an `agent` package of
-    its own must not shadow ours."""
+def script(mode: str, python: str | None = None, target: str | None = None) -> str:
+    """The hook script: `python` runs itarch (default: this interpreter); `target` is the
+    project's interpreter for its tests (`--python`), passed on when given. `--mode` is written
+    only when asked for, so [tool.itarch.hook] decides. `-P` keeps the repository's own folders
+    off sys.path: a project with an `agent` package of its own must not shadow ours."""
     py = shlex.quote(python or sys.executable)
     mode_flag = f" --mode {mode}" if mode != "check" else ""
+    if target:
+        mode_flag = f" --python {shlex.quote(target)}{mode_flag}"
     return f"""#!/bin/sh
 {MARKER} (itarch hook install; remove with: itarch hook uninstall).
 # It only hands over to itarch, which runs {LEGACY} first when there is one.
@@ -75,8 +79,9 @@ exec "$PY" -P -m agent.cli hook run pre-push{mode_flag} "$@"
 """
 
 
-def install(repo: Path, mode: str = "check", force: bool = False) -> str:
-    """Install (or update) the hook; returns one line saying what was done."""
+def install(repo: Path, mode: str = "check", force: bool = False, python: str | None = None) -> str:
+    """Install (or update) the hook; returns one line saying what was done. `python` is the
+    target project's interpreter the hook passes on (an absolute path, when it is a path)."""
     if mode not in MODES:
         raise HookError(f"unknown hook mode {mode!r}: choose one of {', '.join(MODES)}")
     where = hooks_dir(repo, force=force)
@@ -95,10 +100,26 @@ def install(repo: Path, mode: str = "check", force: bool = False) -> str:
             kept = f"; {legacy.name} moved to {aside.name} (not run)"
         hook.rename(legacy)
         kept = f"; the existing hook is kept as {legacy.name} and runs first" + kept
+    if python and os.sep in python:
+        python = os.path.abspath(python)  # the hook runs from the work tree's top, not from here
     already = hook.exists()
-    _write_executable(hook, script(mode))
+    _write_executable(hook, script(mode, target=python))
     verb = "updated" if already else "installed"
-    return f"{verb} the pre-push hook ({mode} mode) at {hook}{kept}"
+    done = f"{verb} the pre-push hook ({mode} mode) at {hook}{kept}"
+    if python:
+        done += f"; the target project's tests run with {python}"
+    if mode == "generate":
+        done += (
+            "; at push time, generate mode needs ANTHROPIC_API_KEY in the environment git push "
+            "runs in (without it the hook only lists the gaps) and a target interpreter with "
+            "pytest: "
+            + (
+                "the one above"
+                if python
+                else "[tool.itarch] python, $VIRTUAL_ENV or .venv/ (or reinstall with --python)"
+            )
+        )
+    return done
 
 
 def uninstall(repo: Path) -> str:

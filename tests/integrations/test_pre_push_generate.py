@@ -83,6 +83,10 @@ def test_generate_mode_leaves_proven_tests_as_new_uncommitted_files(
 
     assert done.returncode == 0, done.stderr
     assert repo.remote_sha("refs/heads/feature") == head  # the push went ahead
+    # The hook's messages go to stderr; the run's own logs stay below warning level, unseen.
+    assert done.stdout == ""
+    assert "[debug" not in done.stderr and "[info" not in done.stderr
+    assert '"level": "info"' not in done.stderr and '"level": "debug"' not in done.stderr
     assert "with the SCRIPTED model from" in done.stderr
     assert "1 file(s) accepted" in done.stderr
     assert "wrote 1 new test file(s), NOT committed" in done.stderr
@@ -175,3 +179,22 @@ def test_coverage_from_an_earlier_run_counts_as_tested(tmp_path: Path) -> None:
     assert "every one is exercised by an existing test (coverage of 1 seam(s) from run " in (
         done.stderr
     )
+
+
+def test_the_hook_runs_the_tests_with_the_python_it_was_installed_with(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path)
+    missing = tmp_path / "nowhere" / "python"
+    said = install(repo.path, mode="generate", python=str(missing))
+    assert f"the target project's tests run with {missing}" in said
+    head = repo.change_notify()
+
+    done = repo.push("origin", "main", ITARCH_SCRIPTED_MODEL=str(_turns(tmp_path / "turns.json")))
+
+    # The interpreter given at install time is the one the push's run looked for.
+    assert done.returncode == 0, done.stderr
+    assert repo.remote_sha("refs/heads/main") == head
+    assert f"python interpreter {missing} does not exist" in done.stderr
+    assert "push continues" in done.stderr
+    assert done.stdout == ""

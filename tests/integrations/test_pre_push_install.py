@@ -241,3 +241,11 @@ def test_pre_commit_users_get_the_same_hook(repo: Repo) -> None:
     assert ran.returncode == 0, ran.stderr
     assert f"({main[:12]}..{head[:12]}, update)" in ran.stderr
     assert f"fix: itarch generate --base {main[:12]}" in ran.stderr
+
+
+def test_install_without_python_says_where_generate_finds_one(repo: Repo) -> None:
+    said = install(repo.path, mode="generate")
+
+    assert "ANTHROPIC_API_KEY" in said
+    assert "[tool.itarch] python, $VIRTUAL_ENV or .venv/ (or reinstall with --python)" in said
+    assert "--python" not in (_hooks(repo) / "pre-push").read_text(encoding="utf-8")
