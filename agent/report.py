@@ -7,10 +7,20 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from agent.schema import CheckResult, FileVerdict, Report, TestVerdict
 
 _STYLE = {"accepted": "green", "bug": "yellow", "rejected": "red"}
+
+Part = str | tuple[str, str]
+
+
+def styled(*parts: Part) -> Text:
+    """One line for a rich console. A plain string is shown exactly as it is, never read as markup
+    (test ids like `test_x[/etc/passwd]`, refs, paths and messages hold brackets); a
+    (text, style) pair is styled. Every terminal line with outside text goes through here."""
+    return Text.assemble(*parts)
 
 
 def summary_line(report: Report) -> str:
@@ -30,10 +40,10 @@ def verdict_table(files: list[FileVerdict], title: str = "Verdicts") -> Table:
         for t in f.tests:
             style = _STYLE.get(t.verdict, "")
             table.add_row(
-                t.nodeid,
-                f"[{style}]{t.verdict}[/{style}]",
-                t.reason.value if t.reason else "",
-                t.detail,
+                styled(t.nodeid),
+                styled((t.verdict, style)),
+                styled(t.reason.value if t.reason else ""),
+                styled(t.detail),
             )
     return table
 
@@ -43,41 +53,51 @@ def print_check(console: Console, result: CheckResult) -> None:
     _print_isolation(console, result.isolation.value)
     if result.mutants_total:
         console.print(
-            f"mutation on the change: {result.mutants_killed}/{result.mutants_total} killed"
+            styled(f"mutation on the change: {result.mutants_killed}/{result.mutants_total} killed")
         )
     if result.gate_seconds:
         gates = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in result.gate_seconds.items())
-        console.print(f"gate time: {gates}")
+        console.print(styled(f"gate time: {gates}"))
 
 
 def print_report(console: Console, report: Report) -> None:
     if report.model_source != "anthropic":
         console.print(
-            f"[bold yellow]Model: {report.model_source} — these turns were scripted, "
-            "not written by Claude.[/bold yellow]"
+            styled(
+                (
+                    f"Model: {report.model_source} — these turns were scripted, "
+                    "not written by Claude.",
+                    "bold yellow",
+                )
+            )
         )
     else:
-        console.print(f"Model: {report.model}")
+        console.print(styled(f"Model: {report.model}"))
     console.print(verdict_table(report.verdicts))
     for f in report.accepted:
         where = "written" if f.written else "not written"
-        console.print(f"[green]accepted[/green] {f.path} ({where}) — {f.purpose}")
+        console.print(styled(("accepted", "green"), f" {f.path} ({where}) — {f.purpose}"))
     for bug in report.bugs:
-        console.print(f"[yellow]suspected bug[/yellow] {bug.nodeid}: {bug.detail}")
+        console.print(styled(("suspected bug", "yellow"), f" {bug.nodeid}: {bug.detail}"))
     _print_isolation(console, report.isolation.value)
-    console.print(summary_line(report))
+    console.print(styled(summary_line(report)))
     if report.message:
-        console.print(report.message)
+        console.print(styled(report.message))
 
 
 def _print_isolation(console: Console, level: str) -> None:
     if level == "process":
         console.print(
-            "[bold red]Sandbox: process level — tests were NOT isolated "
-            "(no bwrap or user namespaces available).[/bold red]"
+            styled(
+                (
+                    "Sandbox: process level — tests were NOT isolated "
+                    "(no bwrap or user namespaces available).",
+                    "bold red",
+                )
+            )
         )
     else:
-        console.print(f"Sandbox: {level}")
+        console.print(styled(f"Sandbox: {level}"))
 
 
 def to_markdown(report: Report) -> str:

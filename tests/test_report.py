@@ -98,3 +98,35 @@ def test_check_output_names_isolation_mutation_and_gate_times() -> None:
     assert "Sandbox: bwrap" in text
     assert "3/4 killed" in text
     assert "run 1.2s, reruns 0.5s" in text
+
+
+def test_the_terminal_shows_brackets_as_they_are() -> None:
+    ids = ["test_x[/etc/passwd]", "test_x[true]", "test_x[t]", "test_x[donnees0]", "test_x[/x]"]
+    report = _report().model_copy(
+        update={
+            "verdicts": [
+                FileVerdict(
+                    path="tests/t.py",
+                    tests=[
+                        TestVerdict(
+                            nodeid=f"tests/t.py::{name}",
+                            verdict="rejected",
+                            reason=Reason.FLAKY,
+                            detail="set [tool.itarch] python [/bold]",
+                        )
+                        for name in ids
+                    ],
+                )
+            ],
+            "message": "set [tool.itarch] python",
+        }
+    )
+    console = Console(record=True, width=300)
+
+    print_report(console, report)
+
+    text = console.export_text()
+    for name in ids:
+        assert f"tests/t.py::{name}" in text
+    assert "set [tool.itarch] python [/bold]" in text
+    assert text.rstrip().endswith("set [tool.itarch] python")
