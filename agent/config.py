@@ -8,7 +8,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -51,10 +59,21 @@ DEFAULT_PRICES: dict[str, Price] = {
 
 
 class Budget(BaseModel):
-    iterations: int = Field(default=6, ge=1, description="model turns (requests), reads included")
-    tokens: int = Field(default=400_000, ge=1)
+    """Limits of one run (of each `--resume` of it). Rounds measure work; the rest are caps."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    rounds: int = Field(default=5, ge=1, description="judged proposals (propose_tests calls)")
+    turns: int = Field(
+        default=40,
+        ge=1,
+        # `iterations` is what this setting was called before rounds were counted apart
+        validation_alias=AliasChoices("turns", "iterations"),
+        description="model requests, reading turns included: a safety cap",
+    )
+    tokens: int = Field(default=2_000_000, ge=1, description="input + output, cache reads too")
     dollars: Decimal = Field(default=Decimal("2.00"), ge=0)
-    wall_seconds: float = Field(default=900.0, gt=0)
+    wall_seconds: float = Field(default=1800.0, gt=0)
 
 
 # Variables `pass_env` refuses, and why: each would undo part of the sandbox, whoever asks.
@@ -188,3 +207,13 @@ def load_settings(repo: Path, **overrides: Any) -> Settings:
         raise ConfigError(f"cannot read configuration ({pyproject}): {exc}") from None
     finally:
         _PYPROJECT.path = None
+
+
+def with_budget(budget: Budget, flags: dict[str, Any]) -> Budget:
+    """The budget with command-line limits applied, validated like every other setting."""
+    try:
+        return Budget.model_validate({**budget.model_dump(), **flags})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "budget." + ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"bad setting {where!r}: {first['msg']}") from None

@@ -2,8 +2,8 @@
 
 One conversation in the Anthropic Messages format. A proposal's verdict goes back as the
 `tool_result` of its `propose_tests` call (`is_error` when anything was rejected), so repair
-happens in the same conversation, on the same cached prefix. Every message is journaled before
-the next step.
+happens on the same cached prefix. The model ends the run (`finish`), or a budget does; every
+message is journaled before the next step.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from agent.config import Budget
 from agent.journal import Journal
 from agent.models.base import ContextTooLong, Model, ModelError
 from agent.quality import verdict_feedback
-from agent.schema import AcceptedFile, CheckResult, ProposedFile
-from agent.state import LoopState, over_budget
+from agent.schema import CheckResult, ProposedFile
+from agent.state import LoopState, over_budget, rounds_left
 from agent.tools import FINISH, PROPOSE, ToolBox
 
 NUDGE = "Use the tools: propose test files with `propose_tests`, or call `finish` if you are done."
@@ -26,6 +26,7 @@ CUT_OFF = (
     "Your reply was cut off at the output token limit, so nothing in it was run. "
     "Propose fewer or shorter files at a time."
 )
+LAST_ROUND = "That was the last proposal round: call `finish` with your summary."
 
 
 class Judge(Protocol):
@@ -47,13 +48,13 @@ class Loop:
     def run(self, state: LoopState) -> LoopState:
         started = time.monotonic() - state.elapsed
         if state.pending is not None:  # resumed after the model answered but before we acted
-            content, stop_reason = state.pending
-            state.pending = None
+            (content, stop_reason), state.pending = state.pending, None
             self._take_turn(state, content, stop_reason)
         while state.stopped_by is None:
             state.elapsed = time.monotonic() - started
             if cause := over_budget(state, self.budget):
-                state.stopped_by, state.message = cause, f"stopped: the {cause} budget ran out"
+                unread = " before the model read the last verdict" if state.undelivered else ""
+                state.stopped_by, state.message = cause, f"the {cause} budget ran out{unread}"
                 break
             self._progress(f"turn {state.iterations + 1}: waiting for the model")
             try:
@@ -69,6 +70,7 @@ class Loop:
                     self.journal.append("model_error", error=str(exc))
                 continue
             state.iterations += 1
+            state.undelivered = False  # the model has read everything sent so far
             state.usage += response.usage
             state.cost += response.cost_usd
             self.journal.append("response", response=response)
@@ -103,22 +105,18 @@ class Loop:
         if not calls:
             self.add(state, "user", [{"type": "text", "text": NUDGE}])
             return
-        results, proposals_kept = [], []
+        results = []
         for call in calls:
             text, is_error = self._call_tool(state, call)
             results.append(
                 {"type": "tool_result", "tool_use_id": call["id"], "content": text}
                 | ({"is_error": True} if is_error else {})
             )
-            if call["name"] == PROPOSE:
-                proposals_kept.append(not is_error)
         finish = next((c for c in calls if c["name"] == FINISH), None)
-        if finish is not None:
+        if finish is not None:  # only the model decides that it is done
             summary = finish.get("input")
             state.stopped_by = "finish"
             state.message = str(summary.get("summary", "")) if isinstance(summary, dict) else ""
-        elif proposals_kept and all(proposals_kept):
-            state.stopped_by, state.message = "all_accepted", "every proposed test was kept"
         # The end of the run is journaled with the answer, so a crash cannot separate them.
         stop = {"cause": state.stopped_by, "message": state.message}
         self.add(state, "user", results, **({"stop": stop} if state.stopped_by else {}))
@@ -129,24 +127,19 @@ class Loop:
         if call["name"] != PROPOSE:
             self._progress(f"turn {state.iterations}: {call['name']}")
             return self.tools.dispatch(call["name"], call.get("input"))
+        if rounds_left(state, self.budget) <= 0:
+            return f"No proposal rounds are left. {LAST_ROUND}", True
         files = self.tools.proposal(call.get("input"))
         if isinstance(files, str):
             return files, True
         self._progress(f"turn {state.iterations}: judging {len(files)} file(s) in the sandbox")
         result = self.judge.check(files)
         self.journal.append("verdict", result=result)
-        by_path = {f.path: f for f in files}
-        for verdict in result.files:
-            state.verdicts[verdict.path] = verdict
-            if state.accepted.pop(verdict.path, None):
-                self.journal.append("dropped", path=verdict.path)
-            if verdict.accepted and verdict.path in by_path:
-                kept = by_path[verdict.path]
-                accepted = AcceptedFile(path=kept.path, content=kept.content, purpose=kept.purpose)
-                state.accepted[kept.path] = accepted
-                self.journal.append("accepted", file=accepted)
+        for kind, data in state.take_verdict(result, files):
+            self.journal.append(kind, **data)
         kept_all = bool(result.files) and all(f.accepted for f in result.files)
-        return verdict_feedback(result), not kept_all
+        last = f"\n\n{LAST_ROUND}" if rounds_left(state, self.budget) <= 0 else ""
+        return verdict_feedback(result) + last, not kept_all
 
     def add(self, state: LoopState, role: str, content: list[dict[str, Any]], **extra: Any) -> None:
         state.messages.append({"role": role, "content": content})

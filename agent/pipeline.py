@@ -152,6 +152,7 @@ def _report(
         model_source=_source_of(model),
         isolation=level,
         iterations=state.iterations,
+        rounds=state.rounds,
         stopped_by=state.stopped_by or "finish",
         accepted=list(state.accepted.values()),
         verdicts=list(state.verdicts.values()),

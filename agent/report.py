@@ -24,11 +24,14 @@ def styled(*parts: Part) -> Text:
 
 
 def summary_line(report: Report) -> str:
+    per_test = report.dollars_per_kept_test
+    cost = f"${report.cost_usd:.4f}" + (f" (${per_test:.4f} per kept test)" if per_test else "")
     return (
         f"{len(report.accepted)} file(s) accepted, {len(report.bugs)} suspected bug(s), "
-        f"{len(report.rejected)} test(s) rejected; {report.iterations} model turn(s), "
-        f"{report.usage.total:,} tokens, ${report.cost_usd:.4f}, {report.wall_seconds:.1f}s; "
-        f"stopped by {report.stopped_by}"
+        f"{len(report.rejected)} test(s) rejected; {report.rounds} proposal(s) in "
+        f"{report.iterations} model turn(s), {report.usage.total:,} tokens "
+        f"({report.cache_share:.0%} of input from the prompt cache), {cost}, "
+        f"{report.wall_seconds:.1f}s; stopped by {report.stopped_by}"
     )
 
 

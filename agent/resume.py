@@ -15,10 +15,6 @@ def run_settings(journal: Journal) -> dict[str, Any]:
     started = journal.events("run_started")
     if not started:
         raise JournalError(f"run {journal.run_id} never started; start a new one")
-    if journal.events("report"):
-        raise JournalError(
-            f"run {journal.run_id} already finished; its report is in {journal.path}"
-        )
     return started[0]
 
 
@@ -41,9 +37,11 @@ def state_from_journal(journal: Journal) -> LoopState:
         elif kind == "response":
             last_response = ModelResponse.model_validate(event["response"])
             state.iterations += 1
+            state.undelivered = False
             state.usage += last_response.usage
             state.cost += Decimal(str(last_response.cost_usd))
         elif kind == "verdict":
+            state.rounds, state.undelivered = state.rounds + 1, True
             for verdict in CheckResult.model_validate(event["result"]).files:
                 state.verdicts[verdict.path] = verdict
         elif kind == "accepted":
@@ -53,6 +51,11 @@ def state_from_journal(journal: Journal) -> LoopState:
             state.accepted.pop(event["path"], None)
     if not state.messages:
         raise JournalError(f"run {journal.run_id} has no conversation to resume")
+    if state.stopped_by == "finish":
+        raise JournalError(
+            f"run {journal.run_id} was finished by the model; its report is in {journal.path}"
+        )
+    state.continue_with_fresh_budgets()
     # The model's last answer was journaled but the run died before acting on it: act on it now.
     answered = sum(1 for m in state.messages if m["role"] == "assistant")
     if last_response is not None and answered < state.iterations:

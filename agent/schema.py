@@ -10,7 +10,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 
 class Strict(BaseModel):
@@ -184,6 +184,10 @@ class CheckResult(BaseModel):
     mutation_score: float | None = None
     mutants_total: int = 0
     mutants_killed: int = 0
+    # What the tests kept so far (this proposal's and earlier ones') leave open, for the model:
+    survivors: list[str] = Field(default_factory=list)  # "path:line: `a < b` -> `a >= b`"
+    unexecuted_changes: list[str] = Field(default_factory=list)  # "path lines 12-14 (fn)"
+    untested_seams: list[str] = Field(default_factory=list)  # "kind path:line detail"
 
 
 # ---------------------------------------------------------------- context
@@ -310,8 +314,17 @@ class ModelResponse(BaseModel):
 # ---------------------------------------------------------------- report
 
 
+# `all_accepted` and `iterations` are only read from reports written before proposal rounds
 StopCause = Literal[
-    "all_accepted", "finish", "iterations", "tokens", "dollars", "wall_time", "model_error"
+    "finish",
+    "rounds",
+    "turns",
+    "tokens",
+    "dollars",
+    "wall_time",
+    "model_error",
+    "all_accepted",
+    "iterations",
 ]
 
 
@@ -329,7 +342,8 @@ class Report(BaseModel):
     model: str
     model_source: str  # "anthropic", "scripted", ... said plainly in every rendering
     isolation: IsolationLevel
-    iterations: int = 0
+    iterations: int = 0  # model turns
+    rounds: int = 0  # judged proposals
     stopped_by: StopCause
     accepted: list[AcceptedFile] = Field(default_factory=list)
     verdicts: list[FileVerdict] = Field(default_factory=list)  # the last verdict of each file
@@ -337,6 +351,43 @@ class Report(BaseModel):
     cost_usd: Decimal = Decimal(0)
     wall_seconds: float = 0.0
     message: str = ""  # the model's closing summary, or why the run ended
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kept(self) -> int:
+        """Test files kept (accepted, bug-documenting tests included)."""
+        return len(self.accepted)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def nothing_to_test(self) -> bool:
+        """The model finished without proposing anything: it found nothing in the change to test."""
+        return self.stopped_by == "finish" and self.rounds == 0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def kept_tests(self) -> int:
+        kept = {a.path for a in self.accepted}
+        return sum(
+            t.verdict != "rejected" for f in self.verdicts if f.path in kept for t in f.tests
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def cache_share(self) -> float:
+        """Share of the input tokens read from the prompt cache, over the whole run."""
+        u = self.usage
+        read = u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
+        return round(u.cache_read_input_tokens / read, 3) if read else 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def dollars_per_kept_test(self) -> Decimal | None:
+        return (
+            (self.cost_usd / self.kept_tests).quantize(Decimal("0.0001"))
+            if self.kept_tests
+            else None
+        )
 
     @property
     def bugs(self) -> list[TestVerdict]:

@@ -79,7 +79,7 @@ def _budget(original: LiveTarget) -> Budget:
     if original.report is not None and original.report.stopped_by == "wall_time":
         # The recorded run was cut by its clock after this many turns: stop at the same turn.
         return budget.model_copy(
-            update={"iterations": original.report.iterations, "wall_seconds": 10**6}
+            update={"turns": original.report.iterations, "wall_seconds": 10**6}
         )
     return budget.model_copy(update={"wall_seconds": 10**6})
 

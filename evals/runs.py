@@ -128,8 +128,8 @@ def propose_corpus(
 ) -> tuple[list[CheckResult], list[RunRecord]]:
     """Propose each turn's cases through the loop; one verdict per turn.
 
-    The loop ends a run when every file of a turn is accepted, so a turn of variants that were
-    all (wrongly) accepted ends it early: the remaining turns then continue in a new run.
+    A run that ends before every turn was judged (a budget, an error) is continued by a new
+    run with the remaining turns.
     """
     verdicts: list[CheckResult] = []
     records: list[RunRecord] = []
@@ -138,7 +138,7 @@ def propose_corpus(
         script = [propose_turn(t) for t in remaining]
         model = ScriptedModel([*script, tool_use("finish", {"summary": "corpus proposed"})])
         budget = settings.budget.model_copy(
-            update={"iterations": len(script) + 1, "wall_seconds": 3600.0}
+            update={"turns": len(script) + 1, "rounds": len(script), "wall_seconds": 3600.0}
         )
         record = run(prepared, settings.model_copy(update={"budget": budget}), model, base=base)
         records.append(record)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent.config import Settings, load_settings
+from agent.config import Settings, load_settings, with_budget
 from agent.demo_script import (
     CHECKOUT_PATH,
     CHECKOUT_TEST,
@@ -29,7 +29,7 @@ from tests.conftest import tree_state
 
 def settings_for(shop: ShopRepo, **budget: Any) -> Settings:
     settings = load_settings(shop.path, python=sys.executable)
-    settings.budget = settings.budget.model_copy(update=budget)
+    settings.budget = with_budget(settings.budget, budget)
     return settings
 
 
@@ -77,8 +77,10 @@ def test_failing_proposal_is_repaired_accepted_and_a_bug_kept_as_strict_xfail(
 
     # The first verdict told the model why its test failed: the assertion's values.
     assert "201" in seen_feedback[0] and "fails" in seen_feedback[0]
-    assert report.stopped_by == "all_accepted"
-    assert report.iterations == 2
+    # Everything was kept, and the model read that verdict before it chose to finish.
+    assert "all files are kept" in seen_feedback[1]
+    assert report.stopped_by == "finish" and report.message == "done"
+    assert report.iterations == 3
     assert report.model_source == "function"
     assert sorted(a.path for a in report.accepted) == [CHECKOUT_PATH, DISCOUNT_PATH]
     assert all(a.written for a in report.accepted)
@@ -104,7 +106,7 @@ def test_failing_proposal_is_repaired_accepted_and_a_bug_kept_as_strict_xfail(
     # Every message and verdict was journaled.
     kinds = [e["kind"] for e in Journal.open(shop.path, report.run_id).events()]
     assert kinds[0] == "run_started" and kinds[-1] == "report"
-    assert kinds.count("response") == 2 and kinds.count("verdict") == 2
+    assert kinds.count("response") == 3 and kinds.count("verdict") == 2
 
 
 def test_invalid_proposal_is_re_asked_with_the_schema_error(shop: ShopRepo) -> None:
@@ -130,11 +132,11 @@ def test_invalid_proposal_is_re_asked_with_the_schema_error(shop: ShopRepo) -> N
     ("budget", "response", "cause"),
     [
         (
-            {"iterations": 2},
+            {"turns": 2},
             ModelResponse(
                 content=[tool_use("read_file", {"path": "shop/api.py"})], stop_reason="tool_use"
             ),
-            "iterations",
+            "turns",
         ),
         (
             {"tokens": 1000},
@@ -164,7 +166,7 @@ def test_each_budget_ends_a_run(
     assert report.stopped_by == cause
     assert cause in report.message
     # Never more than one request past the limit.
-    assert len(model.requests) == (2 if cause == "iterations" else 1)
+    assert len(model.requests) == (2 if cause == "turns" else 1)
 
 
 def test_wall_time_budget_ends_a_run(shop: ShopRepo) -> None:

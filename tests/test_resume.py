@@ -65,7 +65,7 @@ def test_interrupted_run_resumes_where_it_stopped(shop: ShopRepo) -> None:
     assert (shop.path / CHECKOUT_PATH).read_text() == CHECKOUT_TEST  # no accepted test lost
     assert not (shop.path / DISCOUNT_PATH).exists()
 
-    with pytest.raises(JournalError, match="already finished"):
+    with pytest.raises(JournalError, match="finished by the model"):
         generate(shop.path, settings=settings, model=ScriptedModel([]), resume=run_id)
 
 
@@ -85,6 +85,8 @@ def test_a_turn_journaled_but_not_acted_on_is_acted_on_at_resume(shop: ShopRepo)
 
     model = ScriptedModel([[tool_use("finish", {"summary": "s"})]])
     report = generate(shop.path, settings=settings, model=model, resume=journal.run_id)
-    assert model.requests == []  # the journaled answer was judged; no call was needed
-    assert report.stopped_by == "all_accepted" and report.iterations == 1
+    # The journaled answer was judged without asking again; the model then read its verdict.
+    assert len(model.requests) == 1
+    assert "ACCEPTED" in str(model.requests[0]["messages"][-1]["content"])
+    assert report.stopped_by == "finish" and report.iterations == 2
     assert (shop.path / CHECKOUT_PATH).exists()

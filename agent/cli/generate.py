@@ -14,11 +14,14 @@ from agent.cli.common import (
     emit_json,
     err_console,
     globals_of,
+    output_file,
     settings_for,
     user_errors,
+    with_globals,
 )
+from agent.config import with_budget
 from agent.pipeline import generate as run_generate
-from agent.report import print_report, to_json
+from agent.report import print_report, styled, to_json
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -26,7 +29,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("generate")(generate)
+    app.command("generate")(with_globals(generate))
 
 
 def generate(
@@ -39,7 +42,12 @@ def generate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
     model: str | None = typer.Option(None, "--model", help="Claude model id."),
-    max_iterations: int | None = typer.Option(None, "--max-iterations", help="Model turns."),
+    max_rounds: int | None = typer.Option(
+        None, "--max-rounds", help="Proposals judged (default 5)."
+    ),
+    max_turns: int | None = typer.Option(
+        None, "--max-turns", "--max-iterations", help="Model requests, reads included (40)."
+    ),
     max_dollars: Decimal | None = typer.Option(None, "--max-dollars", help="Spend limit in USD."),
     resume: str | None = typer.Option(
         None, "--resume", help="Continue an interrupted run: its id, or 'latest'."
@@ -50,16 +58,14 @@ def generate(
     # SIGTERM (a cancelled CI job, a stopped container) ends a run like Ctrl-C: resumable.
     signal.signal(signal.SIGTERM, _interrupt)
     with user_errors():
+        if patch is not None:
+            output_file(patch, "--patch")
         if not base and not module and resume is None:
             raise CliError("say what to test: --base REF (a change) or --module M (modules)")
-        budget = {
-            k: v
-            for k, v in {"iterations": max_iterations, "dollars": max_dollars}.items()
-            if v is not None
-        }
+        flags = {"rounds": max_rounds, "turns": max_turns, "dollars": max_dollars}
         settings = settings_for(g, model=model)
-        if budget:
-            settings.budget = settings.budget.model_copy(update=budget)
+        if budget := {k: v for k, v in flags.items() if v is not None}:
+            settings.budget = with_budget(settings.budget, budget)
         from agent.models.anthropic import create_model  # the SDK takes seconds to import
 
         llm = create_model(settings)
@@ -72,7 +78,7 @@ def generate(
                 modules=module or None,
                 write=not dry_run and patch is None,
                 patch=patch,
-                on_progress=lambda text: status.update(text),
+                on_progress=lambda text: status.update(styled(text)),
                 resume=None if resume is None else ("" if resume == "latest" else resume),
             )
     if as_json:
@@ -80,8 +86,9 @@ def generate(
     else:
         print_report(console, report)
         if patch is not None:
-            console.print(f"patch written to {patch} (apply with: git apply {patch})")
+            console.print(styled(f"patch written to {patch} (apply with: git apply {patch})"))
     if report.stopped_by == "model_error":
-        err_console.print(f"itarch: error: {report.message}", soft_wrap=True, markup=False)
-        if not report.accepted:
-            raise typer.Exit(1)
+        err_console.print(styled(f"itarch: error: {report.message}"))
+    # 0: something kept (or nothing in the change to test); 1: the run ended with nothing kept
+    if not report.kept and not report.nothing_to_test:
+        raise typer.Exit(1)

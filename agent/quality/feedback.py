@@ -40,8 +40,9 @@ def verdict_feedback(result: CheckResult) -> str:
         out.append("")
         out.append(
             f"Mutation on the change: {result.mutants_killed}/{result.mutants_total} mutants "
-            "killed by the kept tests."
+            "killed by this proposal's tests."
         )
+    out.extend(_still_open(result))
     out.append("")
     out.append(_next_step(result))
     text = "\n".join(out)
@@ -106,6 +107,23 @@ def _trim(text: str) -> str:
         return text
     # The end of a traceback says what went wrong; keep the tail.
     return "..." + text[-_PER_TEST_FEEDBACK:]
+
+
+def _still_open(result: CheckResult) -> list[str]:
+    """What every test kept so far still leaves untested: where the next test pays most."""
+    sections = [
+        ("Changed lines no kept test executes", result.unexecuted_changes),
+        (
+            "Mutants of the changed lines no kept test kills (line: original -> mutant)",
+            result.survivors,
+        ),
+        ("Changed seams no kept test exercises", result.untested_seams),
+    ]
+    out: list[str] = []
+    for title, items in sections:
+        if items:
+            out += ["", f"{title}:", *(f"  - {item}" for item in items)]
+    return out
 
 
 def _next_step(result: CheckResult) -> str:

@@ -44,6 +44,7 @@ from agent.quality.facts import file_facts
 from agent.quality.leaks import check_pollution, check_side_effects
 from agent.quality.marks import mark_bugs, normalise_name
 from agent.quality.mutation import MutationResult
+from agent.quality.open_work import OpenWork
 from agent.quality.oracle import conftest_fixture_oracles
 from agent.quality.paths import path_problem
 from agent.quality.redundancy import check_redundancy
@@ -87,6 +88,7 @@ class Judge:
         self.workspace = sandbox.workspace
         self.scope = scope_of(context, self.workspace, self.tests_root)
         self.baseline = Baseline(sandbox, self.scope.trace)
+        self.open = OpenWork(self.scope)  # what the tests kept so far leave untested
 
     # ------------------------------------------------------------------ public
 
@@ -330,6 +332,7 @@ class Judge:
                 if ids and total:
                     mine = mutation.killed(ids) & {m.id for m in counted}
                     work.mutation_score = round(len(mine) / total, 3)
+        self.open.keep(works, mutation)
         return CheckResult(
             files=[w.verdict() for w in works],
             isolation=self.sandbox.level,
@@ -337,6 +340,7 @@ class Judge:
             mutation_score=round(killed / total, 3) if total else None,
             mutants_total=total,
             mutants_killed=killed,
+            **self.open.summary(),
         )
 
 

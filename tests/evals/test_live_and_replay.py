@@ -96,9 +96,10 @@ def test_live_path_scores_the_repaired_file(live_run: tuple[Path, str]) -> None:
     assert shop.model_source == "function"
     gen = shop.generation
     assert gen is not None
-    assert (gen.iterations, gen.stopped_by) == (2, "all_accepted")
+    # The model reads the verdict that keeps its repair, then finishes.
+    assert (gen.iterations, gen.stopped_by) == (3, "finish")
     assert (gen.files_proposed, gen.files_accepted) == (2, 1)
-    assert gen.accepted_per_iteration == [0, 1]
+    assert gen.accepted_per_iteration == [0, 1]  # per proposal
     # First proposal: one test fails on its assertion, one passes; the repair keeps both.
     assert (gen.tests_proposed, gen.tests_built, gen.tests_reliable, gen.tests_accepted) == (
         4,
@@ -106,13 +107,13 @@ def test_live_path_scores_the_repaired_file(live_run: tuple[Path, str]) -> None:
         3,
         2,
     )
-    assert gen.cache_read_tokens == 4000
-    assert gen.cache_read_share == pytest.approx(4000 / 9200, 1e-3)
-    assert gen.cost_usd == Decimal("0.0420")
-    assert gen.dollars_per_accepted_test == Decimal("0.0210")
+    assert gen.cache_read_tokens == 8000
+    assert gen.cache_read_share == pytest.approx(8000 / 13500, 1e-3)
+    assert gen.cost_usd == Decimal("0.0462")
+    assert gen.dollars_per_accepted_test == Decimal("0.0231")
     recovery = shop.recovery
     assert recovery is not None and recovery.covered_with_accepted > recovery.covered_baseline
-    assert [e["kind"] for e in shop.journal].count("response") == 2
+    assert [e["kind"] for e in shop.journal].count("response") == 3
 
 
 def test_live_scorecard_says_who_proposed_and_cites_the_studies(live_run: tuple[Path, str]) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings, load_settings
+from agent.config import Settings, load_settings, with_budget
 from agent.journal import RUNS_DIR
 from agent.models.anthropic import AnthropicModel, default_model
 from tests.fakes.anthropic_server import (
@@ -35,7 +35,7 @@ ITARCH = Path(sys.executable).parent / "itarch"
 def fast_settings(repo: Path, **budget: Any) -> Settings:
     """One rerun and no mutation: the gates still run in the real sandbox, in seconds."""
     settings = load_settings(repo, python=sys.executable, reruns=1, mutation=False)
-    settings.budget = settings.budget.model_copy(update=budget)
+    settings.budget = with_budget(settings.budget, budget)
     return settings
 
 

@@ -229,13 +229,13 @@ def test_endless_reading_is_cut_off_and_the_run_ends_on_its_budget(shop: ShopRep
     usage = {"input_tokens": 2_000, "output_tokens": 100}
     reads = message(read["content"] * reads_per_turn, stop_reason="tool_use", usage=usage)
     before = tree_state(shop.path)
-    settings = fast_settings(shop.path, iterations=turns)
+    settings = fast_settings(shop.path, turns=turns)
     with RawServer(respond=lambda request: reads) as server:
         report = generate(
             shop.path, settings=settings, model=claude(server, settings), base=shop.base
         )
         requests = server.message_requests()
-    assert report.stopped_by == "iterations" and len(requests) == turns
+    assert report.stopped_by == "turns" and len(requests) == turns
     answered = [r for request in requests[1:] for r in tool_results(request)]
     assert len(answered) == reads_per_turn * (turns - 1)
     served = [r for r in answered if not r.get("is_error")]
