@@ -161,8 +161,13 @@ class Sandbox:
         shuffle_seed: int | None = None,
         trace: list[str] | None = None,
         timeout: float | None = None,
+        collect_only: bool = False,
     ) -> RunResult:
-        """Write `files` into the copy, run pytest on `select` (default: those files), undo."""
+        """Write `files` into the copy, run pytest on `select` (default: those files), undo.
+
+        `collect_only` stops after collection: `collected` and `collect_errors` say what
+        pytest found, and no test runs.
+        """
         if self._closed:
             raise SandboxError("the sandbox is closed")
         files = files or {}
@@ -185,6 +190,7 @@ class Sandbox:
                     shuffle_seed,
                     trace,
                     timeout,
+                    collect_only,
                 )
             except BaseException:
                 self._workspace.restore(written)
@@ -203,6 +209,7 @@ class Sandbox:
         shuffle_seed: int | None,
         trace: list[str] | None,
         timeout: float | None,
+        collect_only: bool = False,
     ) -> RunResult:
         hang = run_dir / "hang.txt"
         wall = timeout if timeout is not None else self.settings.run_timeout
@@ -218,7 +225,7 @@ class Sandbox:
             scratch_mb=2 * self.settings.file_size_mb,
             boot_config=run_dir / "boot.json",
             pytest_args=self._pytest_args(
-                hang, files, new_files, select, reruns, shuffle_seed, trace
+                hang, files, new_files, select, reruns, shuffle_seed, trace, collect_only
             ),
             env=sandbox_env(
                 os.environ,
@@ -308,6 +315,7 @@ class Sandbox:
         reruns: int,
         shuffle_seed: int | None,
         trace: list[str] | None,
+        collect_only: bool = False,
     ) -> list[str]:
         args = [
             *("-p", "no:cacheprovider", "-p", "no:randomly"),
@@ -326,6 +334,8 @@ class Sandbox:
             args.append(f"--itarch-seed={int(shuffle_seed)}")
         for path in trace or []:
             args.append(f"--itarch-trace={path}")
+        if collect_only:
+            args.append("--collect-only")
         targets = select if select is not None else sorted(files)
         for target in targets:
             if target.startswith("-"):
