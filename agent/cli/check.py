@@ -6,18 +6,32 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import console, emit_json, globals_of, settings_for, user_errors
+from agent.cli.common import (
+    CliError,
+    console,
+    emit_json,
+    globals_of,
+    output_file,
+    settings_for,
+    user_errors,
+    with_globals,
+)
+from agent.cli.paths import resolve_test_files
 from agent.pipeline import check as run_check
 from agent.report import print_check, to_junit
 
 
 def register(app: typer.Typer) -> None:
-    app.command("check")(check)
+    app.command("check")(with_globals(check))
 
 
 def check(
     ctx: typer.Context,
-    files: list[Path] = typer.Argument(..., help="Test files to judge."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Test files, or folders of them, to judge; relative to --repo when it is given.",
+        show_default=False,
+    ),
     base: str | None = typer.Option(None, "--base", help="Judge coverage of the change from REF."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     junit: Path | None = typer.Option(None, "--junit", help="Also write JUnit XML here."),
@@ -25,9 +39,15 @@ def check(
     """Exit 0 when every test is accepted or documents a bug, 1 when any is rejected."""
     g = globals_of(ctx)
     with user_errors():
-        result = run_check(g.repo, [str(f) for f in files], settings=settings_for(g), base=base)
-    if junit is not None:
-        junit.write_text(to_junit(result.files), encoding="utf-8")
+        if junit is not None:
+            output_file(junit, "--junit")
+        paths = resolve_test_files(files, repo=g.repo, repo_given=g.repo_given, cwd=Path.cwd())
+        result = run_check(g.repo, [str(p) for p in paths], settings=settings_for(g), base=base)
+        if junit is not None:
+            try:
+                junit.write_text(to_junit(result.files), encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"--junit {junit}: {exc.strerror}") from None
     if as_json:
         emit_json(result.model_dump_json(indent=2))
     else:

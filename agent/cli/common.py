@@ -1,28 +1,37 @@
-"""What every subcommand shares: global options, the console, user errors as one line."""
+"""What every subcommand shares: global options, the consoles, user errors as one line."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import os
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
-from git import InvalidGitRepositoryError, NoSuchPathError, Repo
 from rich.console import Console
 
+from agent.cli.paths import PathError
 from agent.config import ConfigError, Settings, load_settings
 from agent.context import ContextError
+from agent.context.diff import git_refusal
 from agent.examples import ExampleError
 from agent.journal import JournalError
+from agent.log import configure
 from agent.models.base import ModelError
 from agent.pipeline import Interrupted, UsageError
+from agent.report import styled
 from agent.sandbox import SandboxError, TargetPythonError
 
 console = Console(highlight=False)  # what the user asked for: stdout
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# The width a pipe or a file gets: wider than any line, so nothing is ever wrapped.
+UNWRAPPED_WIDTH = 1 << 20
 
 
 class CliError(Exception):
@@ -36,17 +45,34 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ExampleError,
     JournalError,
     ModelError,
+    PathError,
     UsageError,
     SandboxError,
     TargetPythonError,
 )
 
 
+# ---------------------------------------------------------------- global options
+
+
+@dataclass
+class GlobalFlags:
+    """The global options as given (before or after the subcommand), not yet acted on."""
+
+    repo: Path | None = None
+    python: str | None = None
+    verbose: int = 0
+    json: bool = False
+
+
 @dataclass
 class Globals:
+    """The global options of one command, acted on: the repository resolved, logging set up."""
+
     repo: Path
     python: str | None
     verbose: int
+    repo_given: bool = False  # --repo was on the command line (else: the current directory)
 
 
 def globals_of(ctx: typer.Context) -> Globals:
@@ -55,19 +81,155 @@ def globals_of(ctx: typer.Context) -> Globals:
     return obj
 
 
+GLOBAL_PANEL = "Global options (before or after the command)"
+REPO_HELP = "The target repository (default: the current directory)."
+PYTHON_HELP = "The target project's Python interpreter (must have pytest)."
+VERBOSE_HELP = "More logs on stderr: -v info, -vv (or -v 2) debug."
+JSON_HELP = "Print one JSON document (commands with JSON output)."
+# What each command gets besides its own parameters: (name, annotation, typer option).
+_GLOBAL_PARAMETERS: list[tuple[str, Any, Any]] = [
+    (
+        "g_repo",
+        Path | None,
+        typer.Option(None, "--repo", help=REPO_HELP, rich_help_panel=GLOBAL_PANEL),
+    ),
+    (
+        "g_python",
+        str | None,
+        typer.Option(None, "--python", help=PYTHON_HELP, rich_help_panel=GLOBAL_PANEL),
+    ),
+    (
+        "g_verbose",
+        int | None,
+        typer.Option(None, "--verbose", "-v", help=VERBOSE_HELP, rich_help_panel=GLOBAL_PANEL),
+    ),
+]
+_CONTEXT = "g_context"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_globals(fn: F, *, repo: bool = True) -> F:
+    """`fn` as a command that also takes the global options, which then work before the
+    subcommand (the app's callback) and after it (here). Nothing is acted on before the command's
+    own arguments are parsed, so `--help` works anywhere. With `repo`, the repository is resolved
+    (one line and exit 2 when it is not one); `--json` before the command sets its `as_json`."""
+    signature = inspect.signature(fn, eval_str=True)
+    context_name = next(
+        (p.name for p in signature.parameters.values() if p.annotation is typer.Context), None
+    )
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    extra = [
+        inspect.Parameter(name, keyword, default=option, annotation=annotation)
+        for name, annotation, option in _GLOBAL_PARAMETERS
+    ]
+    if context_name is None:
+        extra.append(inspect.Parameter(_CONTEXT, keyword, annotation=typer.Context))
+    has_json = "as_json" in signature.parameters
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> Any:
+        ctx: typer.Context = kwargs[context_name] if context_name else kwargs.pop(_CONTEXT)
+        root = ctx.find_root().obj
+        before = root if isinstance(root, GlobalFlags) else GlobalFlags()
+        given = GlobalFlags(
+            repo=kwargs.pop("g_repo"),
+            python=kwargs.pop("g_python"),
+            verbose=kwargs.pop("g_verbose"),
+        )
+        verbose = max(before.verbose, given.verbose or 0)
+        configure(verbose)
+        fit_consoles()
+        raw_repo = given.repo or before.repo
+        with user_errors():
+            if before.json:
+                if not has_json:
+                    raise CliError(f"--json: `{ctx.command_path}` has no JSON output")
+                kwargs["as_json"] = True
+            where = raw_repo or Path(".")
+            ctx.obj = Globals(
+                repo=resolve_repo(where) if repo else where.resolve(),
+                python=given.python or before.python,
+                verbose=verbose,
+                repo_given=raw_repo is not None,
+            )
+        return fn(**kwargs)
+
+    command.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *extra]
+    )
+    command.__annotations__ = {
+        **fn.__annotations__,
+        **{p.name: p.annotation for p in extra},
+    }
+    return command  # type: ignore[return-value]
+
+
 def resolve_repo(raw: Path) -> Path:
-    """The top of the git work tree containing `raw`."""
+    """The top of the git work tree containing `raw`, as git itself sees it."""
+    raw = raw.absolute()
+    if not raw.exists():
+        raise CliError(f"{raw} does not exist (use --repo DIR)")
+    if not raw.is_dir():
+        raise CliError(f"{raw} is not a directory (use --repo DIR)")
     try:
-        repo = Repo(raw, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
-        raise CliError(f"{raw} is not inside a git repository (use --repo DIR)") from None
-    if repo.working_tree_dir is None:
+        done = subprocess.run(
+            ["git", "rev-parse", "--is-bare-repository", "--show-toplevel"],
+            cwd=raw,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except OSError:
+        raise CliError("git is not installed (or not on PATH)") from None
+    refused = git_refusal(done.stderr, raw.resolve())
+    if refused:
+        raise CliError(refused)
+    lines = done.stdout.splitlines()
+    if lines[:1] == ["true"]:
         raise CliError(f"{raw} is a bare git repository; point --repo at a work tree")
-    return Path(repo.working_tree_dir).resolve()
+    if done.returncode != 0 or len(lines) < 2:
+        if "work tree" in done.stderr:  # inside .git, or a work tree git cannot see
+            raise CliError(f"{raw} is not inside a git work tree (use --repo DIR)")
+        raise CliError(f"{raw} is not inside a git repository (use --repo DIR)")
+    return Path(lines[1]).resolve()
 
 
 def settings_for(g: Globals, **flags: Any) -> Settings:
     return load_settings(g.repo, python=g.python, **flags)
+
+
+# ---------------------------------------------------------------- output
+
+
+def fit_consoles() -> None:
+    """A terminal is laid out at its width; a pipe or a file gets lines that are never wrapped
+    (a diff, a path or a test id cut at 80 columns is a different diff, path or id)."""
+    for c in (console, err_console):
+        if not c.is_terminal:
+            c.width = UNWRAPPED_WIDTH
+            c.soft_wrap = True
+
+
+def emit_json(text: str) -> None:
+    emit_text(text)
+
+
+def emit_text(text: str) -> None:
+    """A document (JSON, a context, a file) on stdout, verbatim."""
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    sys.stdout.flush()
+
+
+def output_file(path: Path, option: str) -> Path:
+    """`path` if a file can be written there; checked before any work is done."""
+    if path.is_dir():
+        raise CliError(f"{option} {path} is a folder: give a file path")
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(f"{option} {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"{option} {path}: not writable; choose another path")
+    return path
 
 
 @contextmanager
@@ -76,16 +238,15 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except USER_ERRORS as exc:
-        err_console.print(f"[bold red]itarch: error:[/bold red] {exc}", soft_wrap=True)
+        err_console.print(styled(("itarch: error:", "bold red"), f" {one_line(exc)}"))
         raise typer.Exit(2) from None
     except Interrupted as exc:
-        err_console.print(f"itarch: {exc}", soft_wrap=True)
+        err_console.print(styled(f"itarch: {exc}"))
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        err_console.print("itarch: interrupted")
+        err_console.print(styled("itarch: interrupted"))
         raise typer.Exit(130) from None
 
 
-def emit_json(text: str) -> None:
-    sys.stdout.write(text.rstrip("\n") + "\n")
-    sys.stdout.flush()
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split("\n")).strip() or type(exc).__name__

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli.common import console, emit_json, globals_of, settings_for, user_errors
+from agent.cli.common import (
+    emit_json,
+    emit_text,
+    globals_of,
+    settings_for,
+    user_errors,
+    with_globals,
+)
 from agent.context import build_context, render_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("context")(context)
+    app.command("context")(with_globals(context))
 
 
 def context(
@@ -33,4 +40,4 @@ def context(
     if as_json:
         emit_json(built.model_dump_json(indent=2))
     else:
-        console.print(render_context(built), markup=False)
+        emit_text(render_context(built))  # a document: verbatim, never wrapped

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import typer
 
-from agent.cli.common import console, emit_json, err_console, user_errors
+from agent.cli.common import console, emit_json, emit_text, err_console, user_errors, with_globals
 from agent.config import load_settings
 from agent.demo_script import demo_turns
 from agent.examples import build_shop_repo
 from agent.journal import Journal
 from agent.models.scripted import ScriptedModel
 from agent.pipeline import generate
-from agent.report import print_report, to_json
+from agent.report import print_report, styled, to_json
 from agent.schema import CheckResult
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    app.command("demo")(with_globals(demo, repo=False))
 
 
 def demo(
@@ -35,10 +35,16 @@ def demo(
         shop = build_shop_repo(dest)
         if not as_json:
             console.print(
-                "[bold]itarch demo[/bold]: examples/shop built as a git repo at "
-                f"{shop.path}; diff {shop.base[:8]}..{shop.head[:8]}.\n"
-                "[bold yellow]The model is SCRIPTED: its turns are canned, not written by "
-                "Claude.[/bold yellow] Everything else — context, sandbox, pytest, gates — is real."
+                styled(
+                    ("itarch demo", "bold"),
+                    f": examples/shop built as a git repo at {shop.path}; "
+                    f"diff {shop.base[:8]}..{shop.head[:8]}.\n",
+                    (
+                        "The model is SCRIPTED: its turns are canned, not written by Claude.",
+                        "bold yellow",
+                    ),
+                    " Everything else — context, sandbox, pytest, gates — is real.",
+                )
             )
         settings = load_settings(shop.path, python=sys.executable)
         with err_console.status("starting") as status:
@@ -48,7 +54,7 @@ def demo(
                 model=ScriptedModel(demo_turns()),
                 base=shop.base,
                 write=True,
-                on_progress=lambda text: status.update(text),
+                on_progress=lambda text: status.update(styled(text)),
             )
         if as_json:
             emit_json(to_json(report))
@@ -56,8 +62,8 @@ def demo(
         _print_history(Journal.open(shop.path, report.run_id))
         print_report(console, report)
         for accepted in report.accepted:
-            console.rule(accepted.path)
-            console.print(accepted.content, markup=False)
+            console.print(styled((f"── {accepted.path} ──", "bold")))
+            emit_text(accepted.content)  # a file: verbatim, never wrapped
 
 
 def _print_history(journal: Journal) -> None:
@@ -70,5 +76,5 @@ def _print_history(journal: Journal) -> None:
             + (f" ({t.reason.value}: {t.detail})" if t.reason else "")
             for t in tests
         ]
-        console.print(f"[bold]proposal {number}[/bold]", highlight=False)
-        console.print("\n".join(lines), markup=False)
+        console.print(styled((f"proposal {number}", "bold")))
+        console.print(styled("\n".join(lines)))

@@ -1,4 +1,8 @@
-"""`itarch doctor`: is this machine and repository ready — Python, pytest, sandbox, key, git."""
+"""`itarch doctor`: is this machine and repository ready — Python, pytest, sandbox, key, git.
+
+Each check is one function in `PROBES`, run in order; it returns a `Check` (name, ok, required,
+detail) and may record what later checks need on the `Target`. Every check runs and is printed;
+the exit code is 1 when any required one failed."""
 
 from __future__ import annotations
 
@@ -7,77 +11,167 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import typer
 from pydantic import BaseModel
 
-from agent.cli.common import USER_ERRORS, console, emit_json, globals_of, resolve_repo, settings_for
+from agent.cli.common import (
+    USER_ERRORS,
+    Globals,
+    console,
+    emit_json,
+    globals_of,
+    one_line,
+    resolve_repo,
+    settings_for,
+    with_globals,
+)
+from agent.config import Settings
+from agent.report import styled
 from agent.sandbox import find_python, probe_isolation
 
 
 class Check(BaseModel):
     name: str
     ok: bool
+    required: bool = True  # a required check that fails makes `itarch doctor` exit 1
     detail: str
 
 
 class DoctorReport(BaseModel):
+    ok: bool  # every required check passed
     checks: list[Check]
     sandbox_level: str
     sandbox_notes: list[str]
 
 
+@dataclass
+class Target:
+    """What the checks found so far, for the checks after them."""
+
+    given: Globals
+    repo: Path | None = None  # the work tree's top, once the repository check passed
+    settings: Settings | None = None
+    sandbox_level: str = ""
+    sandbox_notes: list[str] = field(default_factory=list)
+
+    @property
+    def where(self) -> Path:
+        return self.repo or self.given.repo
+
+
+def _itarch_python(t: Target) -> Check:
+    return Check(name="itarch python", ok=True, detail=sys.version.split()[0])
+
+
+def _git(t: Target) -> Check:
+    git = shutil.which("git")
+    version = (
+        subprocess.run([git, "--version"], capture_output=True, text=True).stdout.strip()
+        if git
+        else ""
+    )
+    return Check(name="git", ok=bool(git), detail=version or "git not found on PATH")
+
+
+def _repository(t: Target) -> Check:
+    try:
+        t.repo = resolve_repo(t.given.repo)
+    except USER_ERRORS as exc:
+        return Check(name="repository", ok=False, detail=one_line(exc))
+    return Check(name="repository", ok=True, detail=str(t.repo))
+
+
+def _configuration(t: Target) -> Check:
+    try:
+        t.settings = settings_for(Globals(t.where, t.given.python, t.given.verbose))
+    except USER_ERRORS as exc:
+        return Check(name="configuration", ok=False, detail=one_line(exc))
+    pyproject = t.where / "pyproject.toml"
+    if not pyproject.is_file():
+        detail = "defaults (no pyproject.toml)"
+    elif "[tool.itarch" in pyproject.read_text(encoding="utf-8", errors="replace"):
+        detail = f"[tool.itarch] in {pyproject}"
+    else:
+        detail = f"defaults (no [tool.itarch] in {pyproject})"
+    return Check(name="configuration", ok=True, detail=detail)
+
+
+def _target_python(t: Target) -> Check:
+    explicit = t.settings.python if t.settings else t.given.python
+    try:
+        python = find_python(t.where, explicit)
+    except USER_ERRORS as exc:
+        return Check(name="target python + pytest", ok=False, detail=one_line(exc))
+    return Check(name="target python + pytest", ok=True, detail=str(python))
+
+
+def _api_key(t: Target) -> Check:
+    if t.settings is not None:
+        key = t.settings.api_key is not None and bool(t.settings.api_key.get_secret_value())
+    else:
+        key = bool(os.environ.get("ANTHROPIC_API_KEY"))
+    return Check(
+        name="ANTHROPIC_API_KEY",
+        ok=key,
+        required=False,  # check, context, demo and the hook's check mode need none
+        detail="set" if key else "not set (generate and the PR bot need it; check and demo do not)",
+    )
+
+
+def _sandbox(t: Target) -> Check:
+    level, notes = probe_isolation()
+    t.sandbox_level, t.sandbox_notes = level.value, notes
+    isolated = level.value != "process"
+    return Check(
+        name="sandbox",
+        ok=isolated,
+        required=False,  # tests still run, and every report says they were not isolated
+        detail=level.value if isolated else "process: tests would NOT be isolated",
+    )
+
+
+PROBES: list[Callable[[Target], Check]] = [
+    _itarch_python,
+    _git,
+    _repository,
+    _configuration,
+    _target_python,
+    _api_key,
+    _sandbox,
+]
+
+
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
+    app.command("doctor")(with_globals(doctor, repo=False))
 
 
 def doctor(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Report what itarch needs and whether it is there."""
-    g = globals_of(ctx)
-    checks = [Check(name="itarch python", ok=True, detail=sys.version.split()[0])]
-    git = shutil.which("git")
-    git_version = (
-        subprocess.run([git, "--version"], capture_output=True, text=True).stdout.strip()
-        if git
-        else ""
+    """Report what itarch needs and whether it is there; exit 1 when a required check fails."""
+    target = Target(given=globals_of(ctx))
+    checks = [probe(target) for probe in PROBES]
+    ok = all(c.ok for c in checks if c.required)
+    report = DoctorReport(
+        ok=ok, checks=checks, sandbox_level=target.sandbox_level, sandbox_notes=target.sandbox_notes
     )
-    checks.append(Check(name="git", ok=bool(git), detail=git_version or "git not found on PATH"))
-    try:
-        repo = resolve_repo(g.repo)
-        checks.append(Check(name="repository", ok=True, detail=str(repo)))
-        settings = settings_for(g.__class__(repo=repo, python=g.python, verbose=g.verbose))
-        python = find_python(repo, settings.python)
-        checks.append(Check(name="target python + pytest", ok=True, detail=str(python)))
-        key = settings.api_key is not None
-    except USER_ERRORS as exc:
-        checks.append(Check(name="repository / target python", ok=False, detail=str(exc)))
-        key = bool(os.environ.get("ANTHROPIC_API_KEY"))
-    checks.append(
-        Check(
-            name="ANTHROPIC_API_KEY",
-            ok=key,
-            detail="set" if key else "not set (itarch demo needs none)",
-        )
-    )
-    level, notes = probe_isolation()
-    checks.append(
-        Check(
-            name="sandbox",
-            ok=level.value != "process",
-            detail=level.value
-            if level.value != "process"
-            else "process: tests would NOT be isolated",
-        )
-    )
-    report = DoctorReport(checks=checks, sandbox_level=level.value, sandbox_notes=notes)
     if as_json:
         emit_json(json.dumps(report.model_dump(mode="json"), indent=2))
-        return
-    for c in checks:
-        mark = "[green]ok[/green]  " if c.ok else "[red]no[/red]  "
-        console.print(f"{mark} {c.name}: {c.detail}")
-    for note in notes:
-        console.print(f"     sandbox: {note}")
+    else:
+        for c in checks:
+            mark = (
+                ("ok  ", "green") if c.ok else ("no  ", "red") if c.required else ("warn", "yellow")
+            )
+            console.print(styled(mark, f" {c.name}: {c.detail}"))
+        for note in target.sandbox_notes:
+            console.print(styled(f"     sandbox: {note}"))
+        failed = [c.name for c in checks if c.required and not c.ok]
+        if failed:
+            console.print(styled((f"not ready: {', '.join(failed)}", "bold red")))
+    if not ok:
+        raise typer.Exit(1)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import typer
 
-from agent.cli.common import CliError, console, globals_of, user_errors
+from agent.cli.common import CliError, console, globals_of, user_errors, with_globals
 from agent.integrations import pre_push
 from agent.integrations.pre_push_install import MODES
+from agent.report import styled
 
 hook_app = typer.Typer(
     name="hook",
@@ -28,7 +30,6 @@ def _mode(value: str | None) -> str | None:
     return value
 
 
-@hook_app.command("install")
 def install(
     ctx: typer.Context,
     mode: str | None = typer.Option(
@@ -41,17 +42,19 @@ def install(
         False, "--force", help="Install into a shared core.hooksPath, or past a taken .legacy."
     ),
 ) -> None:
-    """Install the pre-push hook (idempotent); a hook already there is kept and runs first."""
+    """Install the pre-push hook (idempotent); a hook already there is kept and runs first.
+
+    With --python, the hook runs the target project's tests (generate mode) with that interpreter.
+    """
     g = globals_of(ctx)
     with user_errors():
         try:
-            done = pre_push.install(g.repo, mode=mode or "check", force=force)
+            done = pre_push.install(g.repo, mode=mode or "check", force=force, python=g.python)
         except pre_push.HookError as exc:
             raise CliError(str(exc)) from None
-    console.print(done, markup=False, soft_wrap=True)
+    console.print(styled(done))
 
 
-@hook_app.command("uninstall")
 def uninstall(ctx: typer.Context) -> None:
     """Remove the pre-push hook and restore the one it replaced."""
     g = globals_of(ctx)
@@ -60,10 +63,9 @@ def uninstall(ctx: typer.Context) -> None:
             done = pre_push.uninstall(g.repo)
         except pre_push.HookError as exc:
             raise CliError(str(exc)) from None
-    console.print(done, markup=False, soft_wrap=True)
+    console.print(styled(done))
 
 
-@hook_app.command("run")
 def run(
     ctx: typer.Context,
     hook: str = typer.Argument(..., help="The git hook being run: pre-push."),
@@ -78,6 +80,14 @@ def run(
         with user_errors():
             raise CliError(f"unknown hook {hook!r}: only pre-push is supported")
     g = globals_of(ctx)
+    if g.python:
+        # The hook reads its settings itself; ITARCH_PYTHON is the flag in that layer.
+        os.environ["ITARCH_PYTHON"] = g.python
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     code = pre_push.run_hook(Path(g.repo), remote, url, stdin, mode=mode)
     raise typer.Exit(code)
+
+
+hook_app.command("install")(with_globals(install))
+hook_app.command("uninstall")(with_globals(uninstall))
+hook_app.command("run")(with_globals(run, repo=False))  # the hook finds the repository itself

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli.common import CliError, console, globals_of, user_errors
-from agent.integrations.claude_code import InitError
+from agent.cli.common import CliError, console, globals_of, user_errors, with_globals
+from agent.integrations.claude_code import InitError, assumptions
 from agent.integrations.claude_code import init as run_init
+from agent.report import styled
 
 
 def register(app: typer.Typer) -> None:
-    app.command("init")(init)
+    app.command("init")(with_globals(init))
 
 
 def init(
@@ -24,10 +25,14 @@ def init(
 ) -> None:
     """Set this repository up for itarch; safe to re-run, and keeps files you changed."""
     g = globals_of(ctx)
-    steps = run_init(g.repo, claude=claude or not (hook or ci), hook=hook, ci=ci, force=force)
+    with_claude = claude or not (hook or ci)
+    steps = run_init(g.repo, claude=with_claude, hook=hook, ci=ci, force=force, python=g.python)
     with user_errors():
         try:
             for step in steps:
-                console.print(step.line(), markup=False, soft_wrap=True)
+                console.print(styled(step.line()))
         except InitError as exc:
             raise CliError(str(exc)) from None
+    if with_claude:
+        for line in assumptions():
+            console.print(styled(line))

@@ -15,7 +15,15 @@ from pathlib import Path
 import typer
 from git import BadName, GitCommandError, Repo
 
-from agent.cli.common import CliError, console, err_console, globals_of, settings_for, user_errors
+from agent.cli.common import (
+    CliError,
+    console,
+    err_console,
+    globals_of,
+    settings_for,
+    user_errors,
+    with_globals,
+)
 from agent.config import Settings
 from agent.integrations.github import (
     ActionsEnv,
@@ -27,7 +35,7 @@ from agent.integrations.pr_comment import MARKER, CommentLinks, plan_suggestions
 from agent.log import get_logger
 from agent.models.base import Model
 from agent.pipeline import generate
-from agent.report import summary_line, to_json
+from agent.report import styled, summary_line, to_json
 from agent.schema import Report
 
 log = get_logger(__name__)
@@ -35,7 +43,7 @@ PATCH_NAME = "itarch.patch"
 
 
 def register(app: typer.Typer) -> None:
-    app.command("pr")(pr)
+    app.command("pr")(with_globals(pr))
 
 
 def pr(
@@ -153,7 +161,7 @@ def _run(
             base=base,
             write=False,
             patch=artifacts / PATCH_NAME,
-            on_progress=status.update,
+            on_progress=lambda text: status.update(styled(text)),
         )
     links = CommentLinks(
         base=base,
@@ -173,10 +181,10 @@ def _run(
         sys.stdout.flush()
     else:
         outcome = client.upsert_sticky_comment(body, marker=MARKER)
-        console.print(f"itarch: {outcome.action} the pull request comment {outcome.url}")
+        console.print(styled(f"itarch: {outcome.action} the pull request comment {outcome.url}"))
         if suggestions:
             _suggest(client, report, repo, head_sha=head_sha, at_head=at_head)
-    err_console.print(summary_line(report))
+    err_console.print(styled(summary_line(report)))
     return 1 if report.stopped_by == "model_error" and not report.accepted else 0
 
 
@@ -192,8 +200,10 @@ def _suggest(
     if planned:
         outcome = client.post_suggestions(planned, commit_id=head_sha)
         console.print(
-            f"itarch: {outcome.posted} review suggestion(s) posted, "
-            f"{outcome.already_there} already there"
+            styled(
+                f"itarch: {outcome.posted} review suggestion(s) posted, "
+                f"{outcome.already_there} already there"
+            )
         )
 
 

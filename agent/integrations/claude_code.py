@@ -6,8 +6,10 @@ Every step is idempotent and reports one `Step` per file. A file the user change
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -46,20 +48,41 @@ class Step(BaseModel):
         return f"{self.action:<9} {self.path}" + (f"  ({self.detail})" if self.detail else "")
 
 
-def itarch_command() -> list[str]:
-    """How an MCP client starts this installation's `itarch`, independent of the client's PATH."""
-    # Not resolved: a venv's python is a symlink, and the console script lives beside the link.
-    bindir = Path(os.path.abspath(sys.executable)).parent
-    script = bindir / ("itarch.exe" if os.name == "nt" else "itarch")
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [os.path.abspath(sys.executable), "-m", "agent.cli.main"]
+MCP_COMMAND = "itarch"  # on PATH: .mcp.json is committed, so no path into one machine's venv
 
 
 def mcp_server_entry() -> dict[str, Any]:
     """The `.mcp.json` entry for the itarch server (stdio; repo = the client's working dir)."""
-    command, *prefix = itarch_command()
-    return {"type": "stdio", "command": command, "args": [*prefix, "mcp"], "env": {}}
+    return {"type": "stdio", "command": MCP_COMMAND, "args": ["mcp"], "env": {}}
+
+
+def this_itarch() -> Path | None:
+    """The console script of the installation running now, if there is one."""
+    # Not resolved: a venv's python is a symlink, and the console script lives beside the link.
+    bindir = Path(os.path.abspath(sys.executable)).parent
+    script = bindir / ("itarch.exe" if os.name == "nt" else "itarch")
+    return script if script.is_file() and os.access(script, os.X_OK) else None
+
+
+def assumptions() -> list[str]:
+    """What the Claude Code set-up takes for granted, and how to change it: one line each."""
+    on_path = shutil.which(MCP_COMMAND)
+    mine = this_itarch()
+    if on_path:
+        found = f"here it is {on_path}"
+    elif mine:
+        found = f"it is not on this PATH; this installation's is {mine}"
+    else:
+        found = "it is not on this PATH"
+    return [
+        f"note: {MCP_CONFIG} starts the server as `{MCP_COMMAND} mcp`, so `{MCP_COMMAND}` must be "
+        f"on the PATH Claude Code runs with ({found}). To use another one, or to name the target "
+        f'project\'s interpreter, edit the "{MCP_SERVER_NAME}" server in {MCP_CONFIG}: '
+        f'"command": "/path/to/itarch", "args": ["mcp", "--python", "/path/to/python"]',
+        f"note: when the MCP tools are unavailable, the subagent ({SUBAGENT_PATH.as_posix()}) "
+        f"runs `{MCP_COMMAND} context` and `{MCP_COMMAND} check` in a shell: that also needs "
+        f"`{MCP_COMMAND}` on PATH",
+    ]
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -140,13 +163,13 @@ def register_mcp_server(repo: Path, *, force: bool = False) -> Step:
     return Step(path=shown, action="created", detail=f'server "{MCP_SERVER_NAME}"')
 
 
-def install_hook(repo: Path, *, force: bool = False) -> Step:
+def install_hook(repo: Path, *, force: bool = False, python: str | None = None) -> Step:
     try:
         from agent.integrations import pre_push
     except ImportError as exc:
         raise InitError(f"the git hook is not available in this installation ({exc})") from None
     try:
-        message = pre_push.install(repo, force=force)
+        message = pre_push.install(repo, force=force, python=python)
     except pre_push.HookError as exc:
         raise InitError(str(exc)) from None
     return Step(path="pre-push hook", action="installed", message=message.strip())
@@ -169,14 +192,16 @@ def init(
     hook: bool = False,
     ci: bool = False,
     force: bool = False,
+    python: str | None = None,
 ) -> Iterator[Step]:
     """Run the chosen set-up steps in order, yielding each as it is done (so a later step's
-    error does not hide what the earlier ones already changed)."""
+    error does not hide what the earlier ones already changed). `python` is the target
+    project's interpreter, for the hook."""
     steps: list[Callable[..., Step]] = []
     if claude:
         steps += [install_subagent, register_mcp_server]
     if hook:
-        steps.append(install_hook)
+        steps.append(functools.partial(install_hook, python=python))
     if ci:
         steps.append(install_workflow)
     for run in steps:

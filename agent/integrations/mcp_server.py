@@ -20,6 +20,7 @@ from pydantic import Field
 
 from agent import __version__
 from agent.cli.common import USER_ERRORS  # one list of user errors for every entry point
+from agent.cli.paths import resolve_test_files
 from agent.config import load_settings
 from agent.context import build_context, render_context
 from agent.journal import RUNS_DIR, Journal
@@ -126,12 +127,12 @@ class Tools:
             if not files:
                 raise ToolError("give at least one test file to check")
             settings = load_settings(self.repo, python=self.python)
-            # Relative paths are the repository's, whatever the server's working directory is.
-            paths = [str(f if Path(f).is_absolute() else self.repo / f) for f in files]
-            missing = [f for f, p in zip(files, paths, strict=True) if not Path(p).is_file()]
-            if missing:
-                raise ToolError(f"no such test file: {', '.join(missing)}")
-            return run_check(self.repo, paths, settings=settings, base=base)
+            # Relative paths are the repository's, whatever the server's working directory is;
+            # a folder stands for the test files pytest would collect in it.
+            paths = resolve_test_files(
+                [Path(f) for f in files], repo=self.repo, repo_given=True, cwd=self.repo
+            )
+            return run_check(self.repo, [str(p) for p in paths], settings=settings, base=base)
 
         return self._run("check", body)
 
@@ -180,7 +181,8 @@ def build_server(repo: Path, *, python: str | None = None) -> MCPServer:
     )
     def check(
         files: Annotated[
-            list[str], Field(description="Test file paths, relative to the repository root.")
+            list[str],
+            Field(description="Test files (or folders of them), relative to the repository root."),
         ],
         base: Annotated[
             str | None, Field(description="Judge coverage of the change from this git ref.")

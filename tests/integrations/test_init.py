@@ -37,6 +37,8 @@ def actions(lines: list[str]) -> dict[str, str]:
     """{path: action} from init's one line per file ("<action> <path>  (detail)")."""
     parsed = {}
     for line in lines:
+        if line.startswith("note:"):
+            continue
         action, path = line.split()[:2]
         parsed[path] = action
     return parsed
@@ -57,22 +59,34 @@ def test_fresh_repo_gets_the_subagent_and_the_mcp_server(repo: Path) -> None:
     assert actions(lines) == {SUBAGENT: "created", MCP: "created"}
     assert (repo / SUBAGENT_PATH).read_text(encoding="utf-8") == subagent_file()
     server = json.loads((repo / MCP_CONFIG).read_text(encoding="utf-8"))["mcpServers"]["itarch"]
-    assert server["args"][-1] == "mcp"
-    command = Path(server["command"])
-    assert command.is_absolute() and os.access(command, os.X_OK)
-    assert command.parent == Path(os.path.abspath(sys.executable)).parent
+    # The file is committed: it names `itarch` on PATH, never a path into one machine's venv.
+    assert server == {"type": "stdio", "command": "itarch", "args": ["mcp"], "env": {}}
+
+
+def test_init_says_what_it_assumed_and_how_to_change_it(repo: Path) -> None:
+    _, lines, _ = run_init(repo)
+
+    notes = [line for line in lines if line.startswith("note:")]
+    assert len(notes) == 2
+    mcp_note, subagent_note = notes
+    assert "`itarch` must be on the PATH Claude Code runs with" in mcp_note
+    assert '"command": "/path/to/itarch"' in mcp_note and '"--python"' in mcp_note
+    assert SUBAGENT in subagent_note and "`itarch` on PATH" in subagent_note
 
 
 def test_the_registered_command_is_a_working_itarch(repo: Path) -> None:
     run_init(repo)
     server = json.loads((repo / MCP_CONFIG).read_text(encoding="utf-8"))["mcpServers"]["itarch"]
-    # Same command, `mcp` swapped for `--help`: proves the entry starts this installation's CLI.
+    # Same command, `mcp` swapped for `--help`, with this installation's itarch on PATH: proves
+    # the entry starts the CLI, and that `itarch mcp` takes the global options after its name.
+    bindir = Path(os.path.abspath(sys.executable)).parent
     proc = subprocess.run(
-        [server["command"], *server["args"][:-1], "mcp", "--help"],
+        [server["command"], *server["args"], "--python", sys.executable, "--help"],
         cwd=repo,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"},
     )
     assert proc.returncode == 0, proc.stderr
     assert "MCP server" in proc.stdout
@@ -186,3 +200,15 @@ def test_hook_installs_the_pre_push_hook(repo: Path) -> None:
     assert "itarch" in hook.read_text(encoding="utf-8")
     assert lines[:2] == [f"created   {SUBAGENT}", f'created   {MCP}  (server "itarch")']
     assert lines[2].startswith("installed the pre-push hook") and str(hook) in lines[2]
+
+
+def test_init_hook_passes_the_target_python_on(repo: Path) -> None:
+    target = repo / ".venv" / "bin" / "python"
+    result = CliRunner().invoke(
+        app, ["init", "--hook", "--repo", str(repo), "--python", str(target)]
+    )
+
+    assert result.exit_code == 0, result.output
+    script = (repo / ".git" / "hooks" / "pre-push").read_text(encoding="utf-8")
+    assert f"hook run pre-push --python {target} " in script
+    assert f"the target project's tests run with {target}" in result.stdout

@@ -153,6 +153,27 @@ def test_context_is_the_change_seen_from_the_servers_working_directory(shop: Sho
     assert trimmed.tokens <= 4000 < ctx.tokens and trimmed.dropped
 
 
+def test_the_server_takes_repo_and_python_after_mcp(shop: ShopRepo, tmp_path: Path) -> None:
+    """As a `.mcp.json` entry writes it: `"args": ["mcp", "--repo", ..., "--python", ...]`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "ITARCH_"))}
+    params = StdioServerParameters(
+        command=str(Path(sys.executable).parent / "itarch"),
+        args=["mcp", "--repo", str(shop.path), "--python", sys.executable],
+        env=env | FAST_GATES,
+        cwd=tmp_path,
+    )
+
+    async def talk(session: ClientSession) -> CallToolResult:
+        return await session.call_tool("check", {"files": ["tests/integration"]})
+
+    result = with_session(params, talk)
+
+    assert not result.is_error, text_of(result)
+    checked = CheckResult.model_validate(result.structured_content)
+    # A folder is the test files in it, relative to the repository given after `mcp`.
+    assert [f.path for f in checked.files] == ["tests/integration/test_order_placement.py"]
+
+
 def test_check_judges_the_files_it_is_given(shop: ShopRepo) -> None:
     path = "tests/integration/test_discount_over_http.py"
     (shop.path / path).write_text(DISCOUNT_TEST, encoding="utf-8")
