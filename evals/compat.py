@@ -101,7 +101,8 @@ class ProjectResult(BaseModel):
     check: CheckRun | None = None
     baseline: int = 0  # tests passing under plain pytest, less the known rejections
     accepted: int = 0  # ... of which itarch accepted
-    known: int = 0  # known rejections (the spec's) among the passing tests
+    known_rejections: dict[str, str] = Field(default_factory=dict)  # the spec's
+    known: int = 0  # known rejections among the passing tests
     known_confirmed: int = 0  # ... which itarch rejected for the expected reason
     missing: list[str] = Field(default_factory=list)  # passing under pytest, absent from itarch's
     # itarch's node ids with no PASSED/FAILED/ERROR line from pytest (skipped ones, or a node id
@@ -109,6 +110,9 @@ class ProjectResult(BaseModel):
     unmatched: list[str] = Field(default_factory=list)
     setup_seconds: dict[str, float] = Field(default_factory=dict)
     warm: bool = False
+
+    def known_rejections_of(self, nodeid: str) -> str | None:
+        return self.known_rejections.get(nodeid)
 
     @property
     def share(self) -> float | None:
@@ -194,6 +198,7 @@ def run_project(
         shapes=list(spec.shapes),
         files=list(spec.check),
         env=dict(spec.env),
+        known_rejections=dict(spec.known_rejections),
         notes=spec.notes,
     )
     try:

@@ -24,7 +24,7 @@ def render(result: CompatResult) -> str:
     lines += ["", *_shape_lines(result)]
     details = [x for p in result.projects for x in _details(p)]
     if details:
-        lines += ["", "## What went wrong", "", *details]
+        lines += ["", "## What went wrong (and rejections of passing projects)", "", *details]
     return "\n".join(lines) + "\n"
 
 
@@ -78,7 +78,10 @@ def _shape_lines(result: CompatResult) -> list[str]:
 
 
 def _details(p: ProjectResult) -> list[str]:
-    if p.passes:
+    unexpected = p.check is not None and any(
+        p.check.reasons_of.get(n) != p.known_rejections_of(n) for n in p.check.reasons_of
+    )
+    if p.passes and not unexpected:
         return []
     out = [f"### {p.name} ({p.pins})", ""]
     if p.env:
