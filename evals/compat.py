@@ -210,6 +210,8 @@ def run_project(
     clear_leftovers(prepared)
     env = user_env(spec)
     result.plain = plain_pytest(prepared, env)
+    if spec.last_failed:
+        seed_last_failed(prepared)
     result.check = check(prepared, env, itarch, timeout)
     score(result, spec)
     log.info(
@@ -236,6 +238,17 @@ def clear_leftovers(prepared: PreparedProject) -> None:
                 shutil.rmtree(path, ignore_errors=True)
             elif path.exists():
                 path.unlink()
+
+
+def seed_last_failed(prepared: PreparedProject) -> None:
+    """pytest's cache as a run that failed these tests leaves it (keyed by rootdir node ids)."""
+    package = prepared.spec.packages[0].subdir
+    root = prepared.repo / package if package else prepared.repo
+    cache = root / ".pytest_cache" / "v" / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    prefix = f"{package}/" if package else ""
+    failed = {n.removeprefix(prefix): True for n in prepared.spec.last_failed}
+    (cache / "lastfailed").write_text(json.dumps(failed, indent=2), encoding="utf-8")
 
 
 def plain_pytest(prepared: PreparedProject, env: dict[str, str]) -> PlainRun:

@@ -109,6 +109,9 @@ class CompatSpec(BaseModel):
     # Passing tests itarch is right to reject (node id -> reason code), each said why in `notes`:
     # left out of the share, and checked to be rejected for that reason.
     known_rejections: dict[str, str] = Field(default_factory=dict)
+    # Node ids an earlier pytest run of the user's left as failed (`.pytest_cache`), written
+    # after the plain pytest run and before itarch's: with `--lf` they select what pytest runs.
+    last_failed: tuple[str, ...] = ()
     notes: str = ""
 
     @property
@@ -407,6 +410,7 @@ TOOLZ = CompatSpec(
     edits_message="Rerun the last failures first (--lf)",
     requirements=(PYTEST,),
     check=("toolz/tests/test_itertoolz.py", "toolz/tests/test_dicttoolz.py"),
+    last_failed=("toolz/tests/test_itertoolz.py::test_groupby",),
     notes="setuptools-git-versioning reads the version from the tag",
 )
 
