@@ -179,7 +179,11 @@ def pip_install(spec: CompatSpec, repo: Path, python: Path) -> None:
     if spec.uv_style:
         pip = [sys.executable, "-m", "pip", "--python", str(python)]
     command = [*pip, "install", "--quiet", "--disable-pip-version-check"]
-    _run([*command, *editables, *spec.requirements], repo, f"pip install for {spec.name}")
+    try:
+        _run([*command, *editables, *spec.requirements], repo, f"pip install for {spec.name}")
+    except CompatPrepareError as exc:  # once more: an index can drop a connection
+        log.warning("pip install failed, retrying", project=spec.name, error=str(exc))
+        _run([*command, *editables, *spec.requirements], repo, f"pip install for {spec.name}")
 
 
 def _check_ignored(spec: CompatSpec, repo: Path) -> None:
