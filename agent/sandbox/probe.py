@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agent.log import get_logger
 from agent.sandbox.errors import SandboxError
+from agent.sandbox.isolation import sandbox_env
 from agent.sandbox.sandbox import Sandbox
 from agent.schema import CollectError, RunResult
 
@@ -114,6 +115,36 @@ def diagnose(result: RunResult, files: list[str]) -> str | None:
     return None
 
 
+_NOT_A_CANDIDATE = frozenset({"PATH", "HOME", "PWD", "OLDPWD", "SHELL", "USER", "LOGNAME", "SHLVL"})
+_MAX_SCANNED = 2000  # source files searched for variable names
+
+
+def variables_the_code_reads(workspace: Path, passed: set[str]) -> list[str]:
+    """Variables set in our environment, kept from tests, whose names the project's code quotes.
+
+    A conftest or a settings module that reads `os.environ["DATABASE_URL"]` names it as a string;
+    when that name is set here but the sandbox withholds it, it is the likeliest cause.
+    """
+    names = {
+        n
+        for n in os.environ
+        if n not in passed and n not in _NOT_A_CANDIDATE and not n.startswith("ITARCH_")
+    }
+    if not names:
+        return []
+    alternatives = "|".join(map(re.escape, sorted(names)))
+    quoted = re.compile(rf"""["']({alternatives})["']""")
+    found: set[str] = set()
+    for index, path in enumerate(workspace.rglob("*.py")):
+        if index >= _MAX_SCANNED:
+            break
+        try:
+            found.update(quoted.findall(path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return sorted(found)
+
+
 def _plain_pytest_collects(sandbox: Sandbox, files: list[str]) -> bool:
     """Does pytest, outside the sandbox and with the user's environment, collect the files?
 
@@ -152,9 +183,23 @@ def ensure_suite_collects(
         return
     where = f"with {sandbox.python}"
     if _plain_pytest_collects(sandbox, files):
+        hint = "run `itarch doctor`, and see SECURITY.md for what the sandbox hides"
+        passed = sandbox_env(
+            os.environ,
+            home=sandbox.workspace,
+            python_bin=sandbox.python.parent,
+            tmpdir=None,
+            pass_env=sandbox.settings.pass_env,
+        )
+        if names := variables_the_code_reads(sandbox.workspace, set(passed)):
+            listed = ", ".join(f'"{n}"' for n in names)
+            hint = (
+                f"the code reads {', '.join(names)}, set here but not passed to tests: if the "
+                f"tests need them, add `pass_env = [{listed}]` under [tool.itarch.sandbox]"
+            )
         raise SandboxEnvironmentError(
             f"the sandbox cannot collect the project's tests {where} (plain pytest can): "
-            f"{cause}; run `itarch doctor`, and see SECURITY.md for what the sandbox hides"
+            f"{cause}; {hint}"
         )
     raise SandboxEnvironmentError(
         f"the project's tests do not collect {where}, in the sandbox or outside it: {cause}; "

@@ -14,7 +14,7 @@ from agent.sandbox.probe import SandboxEnvironmentError, ensure_suite_collects, 
 
 from .helpers import make_git_repo
 
-NEEDS_ENV = "import os\n\nDATABASE = os.environ['ITARCH_PROBE_DATABASE_URL']\n"
+NEEDS_ENV = "import os\n\nDATABASE = os.environ['SHOPKIT_PROBE_DATABASE_URL']\n"
 MISSING_DEP = "import nosuchdep_for_itarch\n\n\ndef test_x():\n    assert nosuchdep_for_itarch\n"
 
 
@@ -27,7 +27,7 @@ def test_a_healthy_suite_passes_the_probe(
 def test_what_only_the_sandbox_lacks_is_named_as_the_sandbox_s(
     tmp_path: Path, sandbox_factory: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ITARCH_PROBE_DATABASE_URL", "sqlite://")  # the user's shell has it
+    monkeypatch.setenv("SHOPKIT_PROBE_DATABASE_URL", "sqlite://")  # the user's shell has it
     repo = make_git_repo(tmp_path / "shop", {"tests/conftest.py": NEEDS_ENV})
     with pytest.raises(SandboxEnvironmentError) as raised:
         ensure_suite_collects(sandbox_factory(repo), "tests")
@@ -35,7 +35,9 @@ def test_what_only_the_sandbox_lacks_is_named_as_the_sandbox_s(
     assert "\n" not in message
     assert "the sandbox cannot collect the project's tests" in message
     assert "(plain pytest can)" in message
-    assert "ITARCH_PROBE_DATABASE_URL" in message
+    assert "SHOPKIT_PROBE_DATABASE_URL" in message
+    # ...and what to do about it, with the variable the conftest reads
+    assert 'pass_env = ["SHOPKIT_PROBE_DATABASE_URL"]' in message
 
 
 def test_a_dependency_missing_everywhere_is_named(
@@ -69,7 +71,7 @@ def test_one_broken_file_is_that_file_s_problem_not_the_environment_s(
 def test_check_stops_before_judging_and_never_blames_the_test(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ITARCH_PROBE_DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("SHOPKIT_PROBE_DATABASE_URL", "sqlite://")
     repo = make_git_repo(tmp_path / "shop", {"tests/conftest.py": NEEDS_ENV})
     proposed = repo / "tests" / "test_new.py"
     proposed.write_text("def test_new():\n    assert 1 + 1 == 2\n")

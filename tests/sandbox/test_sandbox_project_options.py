@@ -72,3 +72,32 @@ def test_the_projects_addopts_do_not_stop_hide_or_scatter_tests(
         {"tests/test_mark.py": "import pytest\n\n\n@pytest.mark.nosuch\ndef test_m():\n    pass\n"}
     )
     assert strict.collect_errors or any(o.outcome == "error" for o in strict.outcomes)
+
+
+FROZEN_CLOCK = """
+import time
+
+import pytest
+from freezegun import freeze_time
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    # freezegun swaps time.monotonic in every loaded module, the harness's too if it could
+    with freeze_time("2020-01-01 00:00:00", tick=False):
+        yield
+
+
+def test_runs_under_a_frozen_clock():
+    assert time.monotonic() == time.monotonic()
+"""
+
+
+def test_a_frozen_clock_does_not_trip_the_per_test_timeout(
+    repo: Path, sandbox_factory: Callable[..., Sandbox]
+) -> None:
+    box = sandbox_factory(repo, test_timeout=5.0)
+    result = box.run({"tests/test_frozen.py": FROZEN_CLOCK})
+    assert [(o.outcome, o.timed_out) for o in result.outcomes] == [("passed", False)], [
+        o.longrepr for o in result.outcomes
+    ]

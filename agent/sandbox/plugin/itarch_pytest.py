@@ -45,6 +45,9 @@ from typing import IO, Any
 import pytest
 from itarch_options import neutralise  # beside this file, in the same read-only copy
 
+# The real clock, held where a time-freezing library cannot swap it: freezegun replaces every
+# module attribute that is `time.monotonic`, which would freeze the per-test deadline too.
+_CLOCK = (time.monotonic,)
 _MAX_MESSAGE = 500
 _MAX_LONGREPR = 6000
 # Seconds past the per-test limit before the hard watchdog ends the process: only code that
@@ -622,7 +625,7 @@ class _Plugin:
         if self.seed is not None:
             random.seed(f"{self.seed}:{nodeid}:{run}")
         if self.test_timeout > 0:
-            self.deadline = time.monotonic() + self.test_timeout
+            self.deadline = _CLOCK[0]() + self.test_timeout
             self._watchdog()
         if self.tracer is not None:
             self.tracer.start()
@@ -657,7 +660,7 @@ class _Plugin:
             self._alarm_exc = TeardownTimeout
             self._watchdog()
         else:
-            remaining = self.deadline - time.monotonic()
+            remaining = self.deadline - _CLOCK[0]()
             self._alarm_exc = TestTimeout
             if remaining <= 0:
                 raise TestTimeout(self._timeout_message())
