@@ -43,7 +43,11 @@ from collections.abc import Callable
 from typing import IO, Any
 
 import pytest
-from itarch_options import neutralise  # beside this file, in the same read-only copy
+
+try:  # in the sandbox: beside this file, in the same read-only copy
+    from itarch_options import neutralise
+except ImportError:  # imported as part of itarch's own package (the host reads its helpers)
+    from .itarch_options import neutralise
 
 # The real clock, held where a time-freezing library cannot swap it: freezegun replaces every
 # module attribute that is `time.monotonic`, which would freeze the per-test deadline too.
