@@ -31,7 +31,8 @@ from agent.cli.common import (
 )
 from agent.config import Settings
 from agent.report import styled
-from agent.sandbox import find_python, probe_isolation
+from agent.sandbox import Sandbox, find_python, probe_isolation
+from agent.sandbox.probe import ensure_suite_collects, existing_test_files
 
 
 class Check(BaseModel):
@@ -57,6 +58,7 @@ class Target:
     settings: Settings | None = None
     sandbox_level: str = ""
     sandbox_notes: list[str] = field(default_factory=list)
+    python: Path | None = None  # the target interpreter, once found
 
     @property
     def where(self) -> Path:
@@ -106,6 +108,7 @@ def _target_python(t: Target) -> Check:
         python = find_python(t.where, explicit)
     except USER_ERRORS as exc:
         return Check(name="target python + pytest", ok=False, detail=one_line(exc))
+    t.python = python
     return Check(name="target python + pytest", ok=True, detail=str(python))
 
 
@@ -134,6 +137,23 @@ def _sandbox(t: Target) -> Check:
     )
 
 
+def _existing_tests(t: Target) -> Check:
+    """What `check` and `generate` do first: collect the project's own tests in the sandbox."""
+    name = "existing tests collect in the sandbox"
+    if t.repo is None or t.python is None or t.settings is None:
+        # not a failure of its own: the check it depends on already failed and says why
+        detail = "skipped: needs the repository and its python"
+        return Check(name=name, ok=False, required=False, detail=detail)
+    try:
+        with Sandbox(t.repo, t.python, t.settings.sandbox) as sandbox:
+            files = existing_test_files(sandbox.workspace, t.settings.tests_root)
+            ensure_suite_collects(sandbox, t.settings.tests_root)
+    except USER_ERRORS as exc:
+        return Check(name=name, ok=False, detail=one_line(exc))
+    detail = f"{len(files)} test file(s) sampled" if files else "no test files yet"
+    return Check(name=name, ok=True, detail=detail)
+
+
 PROBES: list[Callable[[Target], Check]] = [
     _itarch_python,
     _git,
@@ -142,6 +162,7 @@ PROBES: list[Callable[[Target], Check]] = [
     _target_python,
     _api_key,
     _sandbox,
+    _existing_tests,
 ]
 
 

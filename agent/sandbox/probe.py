@@ -36,10 +36,17 @@ class SandboxEnvironmentError(SandboxError):
 
 
 def existing_test_files(
-    repo: Path, tests_root: str, *, exclude: frozenset[str] = frozenset(), limit: int = SAMPLE
+    repo: Path,
+    tests_root: str | None,
+    *,
+    exclude: frozenset[str] = frozenset(),
+    limit: int = SAMPLE,
 ) -> list[str]:
-    """Up to `limit` of the project's test files, spread over the tree (repo-relative)."""
-    root = repo / tests_root if (repo / tests_root).is_dir() else repo
+    """Up to `limit` of the project's test files, spread over the tree (repo-relative).
+
+    Without a tests root (or when it does not exist), the whole repository is searched.
+    """
+    root = repo / tests_root if tests_root and (repo / tests_root).is_dir() else repo
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
@@ -167,7 +174,7 @@ def _plain_pytest_collects(sandbox: Sandbox, files: list[str]) -> bool:
 
 
 def ensure_suite_collects(
-    sandbox: Sandbox, tests_root: str, *, judged: list[str] | None = None
+    sandbox: Sandbox, tests_root: str | None, *, judged: list[str] | None = None
 ) -> None:
     """Raise SandboxEnvironmentError (one line) when the existing tests cannot be collected.
 

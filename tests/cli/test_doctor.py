@@ -9,7 +9,14 @@ from pathlib import Path
 
 from tests.cli.support import PYTHON, itarch, make_repo
 
-REQUIRED = ["itarch python", "git", "repository", "configuration", "target python + pytest"]
+REQUIRED = [
+    "itarch python",
+    "git",
+    "repository",
+    "configuration",
+    "target python + pytest",
+    "existing tests collect in the sandbox",
+]
 
 
 def _report(proc: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
@@ -70,3 +77,24 @@ def test_an_interpreter_without_pytest_fails(tmp_path: Path) -> None:
     [line] = [line for line in proc.stdout.splitlines() if " target python + pytest: " in line]
     assert line.startswith("no ") and "has no pytest" in line
     assert proc.stdout.splitlines()[-1] == "not ready: target python + pytest"
+
+
+def test_tests_the_sandbox_cannot_collect_fail_the_doctor_with_the_cause(tmp_path: Path) -> None:
+    broken = "import nosuchdep_for_doctor\n\n\ndef test_x():\n    assert nosuchdep_for_doctor\n"
+    repo = make_repo(tmp_path / "calc", {"tests/test_add.py": broken, "tests/test_more.py": broken})
+
+    proc = itarch("doctor", "--json", "--python", PYTHON, cwd=repo)
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    check = _report(proc)["existing tests collect in the sandbox"]
+    assert check["ok"] is False and check["required"] is True
+    assert "No module named 'nosuchdep_for_doctor'" in str(check["detail"])
+
+
+def test_collectable_tests_pass_the_sandbox_probe(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "calc")
+
+    proc = itarch("doctor", "--json", "--python", PYTHON, cwd=repo)
+
+    check = _report(proc)["existing tests collect in the sandbox"]
+    assert check["ok"] is True and "1 test file(s) sampled" in str(check["detail"])
