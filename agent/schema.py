@@ -250,6 +250,7 @@ class Context(BaseModel):
     repo: str
     base: str | None = None
     head: str | None = None
+    uncommitted: bool = False  # the change includes work not committed in head
     diff: str = ""
     changed: list[ChangedFile] = Field(default_factory=list)
     modules: list[str] = Field(default_factory=list)  # changed (or requested) modules

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent.context.budget import fit_to_budget, shared_prefix
 from agent.context.conventions import find_conventions
-from agent.context.diff import GitRepo, changes, split_patch
+from agent.context.diff import GitRepo, change, split_patch
 from agent.context.errors import ContextError
 from agent.context.files import ModuleNamer, discover_python_files, is_test_path
 from agent.context.render import render_context
@@ -47,9 +47,10 @@ def build_context(
     root = Path(repo)
     if not root.is_dir():
         raise ContextError(f"{root} is not a directory")
-    diff_text, changed = "", list[ChangedFile]()
+    diff_text, changed, uncommitted = "", list[ChangedFile](), False
     if base is not None or not modules:
-        diff_text, changed = changes(root, base, head)
+        found = change(root, base, head)
+        diff_text, changed, uncommitted = found.patch, found.files, found.uncommitted
 
     sources, tests = discover_python_files(root)
     namer = ModuleNamer(root)
@@ -91,6 +92,7 @@ def build_context(
         repo=str(root.resolve()),
         base=base,
         head=head,
+        uncommitted=uncommitted,
         diff=diff_text,
         changed=changed,
         modules=target_modules,

@@ -4,6 +4,7 @@ that are new in the changed version. Read-only: only git commands that never wri
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from git.exc import (
 
 from agent.context.errors import ContextError
 from agent.context.files import ModuleNamer, read_text
+from agent.context.untracked import user_untracked
 from agent.log import get_logger
 from agent.schema import ChangedFile
 
@@ -151,15 +153,31 @@ class GitRepo:
         return data.decode("utf-8", errors="replace")
 
 
+@dataclass
+class Change:
+    """What changed: the patch, the files, and whether uncommitted work is part of it."""
+
+    patch: str = ""
+    files: list[ChangedFile] = field(default_factory=list)
+    uncommitted: bool = False  # the working tree (or untracked files) differ from head
+
+
 def changes(
     repo: Path, base: str | None, head: str = "HEAD", worktree: bool = True
 ) -> tuple[str, list[ChangedFile]]:
-    """Unified diff text and changed files of base..head.
+    """Unified diff text and changed files of base..head (see `change`)."""
+    found = change(repo, base, head, worktree)
+    return found.patch, found.files
+
+
+def change(repo: Path, base: str | None, head: str = "HEAD", worktree: bool = True) -> Change:
+    """The change of base..head.
 
     With `base` None the change is the uncommitted work (or, when the working tree is not
-    included, head's own commit). With `worktree` and head == "HEAD", staged, unstaged and
-    untracked (non-ignored) files are part of the change. A given base is compared from its
-    merge base with head, the way a pull request shows it."""
+    included, head's own commit). With `worktree` and head == "HEAD", staged, unstaged and the
+    user's own untracked files (not ignored, not build/venv/cache output, not itarch's own
+    files) are part of the change. A given base is compared from its merge base with head, the
+    way a pull request shows it."""
     g = GitRepo(repo)
     if not g.has_commits():
         raise ContextError(f"{repo} has no commits yet; commit once, or name modules instead")
@@ -174,8 +192,12 @@ def changes(
     new = [] if with_worktree else [head_sha]
     scope = [f"--relative={g.prefix}"] if g.prefix else []
     common = ["-M", "--no-color", "--no-ext-diff", "--no-textconv", *scope, old, *new]
-    patch = g.run("diff", "-U3", "--src-prefix=a/", "--dst-prefix=b/", *common)
     statuses = _parse_name_status(g.run("diff", "--name-status", "-z", *common))
+    own = [p for p in statuses if p.startswith(".itarch/")]
+    for path in own:
+        del statuses[path]
+    spec = ["--", *(f":(exclude){g.prefix}{p}" for p in own)] if own else []
+    patch = g.run("diff", "-U3", "--src-prefix=a/", "--dst-prefix=b/", *common, *spec)
     added = _added_lines(patch)
 
     namer = ModuleNamer(repo)
@@ -183,13 +205,25 @@ def changes(
         ChangedFile(path=path, status=status, added_lines=added.get(path, []), module=namer(path))
         for path, status in statuses.items()
     ]
+    uncommitted = False
     if with_worktree:
         untracked_patch, untracked = _untracked(g, namer)
         patch += untracked_patch
         files += untracked
+        if base is None:
+            uncommitted = bool(statuses or untracked)
+        else:
+            uncommitted = bool(untracked) or _worktree_differs(g, head_sha)
     files.sort(key=lambda f: f.path)
     log.debug("diff", base=base, head=head, old=old, files=len(files), chars=len(patch))
-    return patch, files
+    return Change(patch, files, uncommitted)
+
+
+def _worktree_differs(g: GitRepo, head_sha: str) -> bool:
+    """Whether tracked files in the working tree or index differ from head."""
+    scope = [f"--relative={g.prefix}"] if g.prefix else []
+    out = g.run("diff", "--name-only", "-z", *scope, head_sha)
+    return any(not p.startswith(".itarch/") for p in filter(None, out.split("\0")))
 
 
 def _parse_name_status(out: str) -> dict[str, Status]:
@@ -276,11 +310,9 @@ def _added_lines(patch: str) -> dict[str, list[int]]:
 
 
 def _untracked(g: GitRepo, namer: ModuleNamer) -> tuple[str, list[ChangedFile]]:
-    listing = g.run("ls-files", "--others", "--exclude-standard", "-z", "--", g.prefix or ".")
     patch: list[str] = []
     files: list[ChangedFile] = []
-    for full in filter(None, listing.split("\0")):
-        rel = full[len(g.prefix) :]
+    for rel in user_untracked(g):
         path = g.root / rel
         header = f"diff --git a/{rel} b/{rel}\nnew file (untracked)\n"
         if path.is_symlink() or not path.is_file():

@@ -84,8 +84,12 @@ def conventions(c: Conventions) -> str:
 def summary(ctx: Context) -> str:
     if ctx.base is not None or ctx.changed:
         span = f"`{ctx.base or ctx.head or 'HEAD'}`..`{ctx.head or 'HEAD'}`"
-        if ctx.base is None:
+        if ctx.base is None and (ctx.uncommitted or (ctx.head or "HEAD") == "HEAD"):
             span = f"uncommitted changes on `{ctx.head or 'HEAD'}`"
+        elif ctx.base is None:
+            span = f"the commit `{ctx.head}`"
+        elif ctx.uncommitted:
+            span += " and uncommitted work"
         lines = [f"Change: {span}; {len(ctx.changed)} file(s) changed."]
     else:
         lines = ["No diff: the context focuses on the requested modules."]
