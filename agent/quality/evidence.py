@@ -10,7 +10,6 @@ from agent.quality.baseline import FileBaseline, covered_lines
 from agent.quality.classify import Failure
 from agent.quality.mutation import MutationResult, make_mutants, run_mutants
 from agent.quality.mutator import Mutant
-from agent.quality.related import module_files
 from agent.quality.sandbox_port import SandboxPort
 from agent.quality.scope import Scope
 from agent.quality.work import FileWork
@@ -39,7 +38,7 @@ def check_oracles(works: list[FileWork]) -> None:
 
 def measure_coverage(works: list[FileWork], scope: Scope, existing: cov.Lines) -> None:
     """Per test: traced lines of the scope, lines beyond the existing suite, changed lines hit,
-    seams reached (by trace, or by name for what a trace cannot follow)."""
+    seams reached (by trace; by name only for the project's own code run in a subprocess)."""
     for work in works:
         refs = cov.test_references(work.facts.tree) if work.facts.tree else {}
         for test in work.tests.values():
@@ -154,28 +153,48 @@ def check_reaches_change(works: list[FileWork], scope: Scope) -> None:
     if not scope.changed:
         return
     touched = [s for s in scope.seams if s.changed]
-    changed_modules = set(scope.changed)
     for work in works:
         refs = cov.test_references(work.facts.tree) if work.facts.tree else {}
-        imported = module_files(scope.workspace, work.facts.imports)
         for test in work.tests.values():
             if not test.candidate or test.changed_lines_covered:
                 continue
             if any(s.id in test.seams for s in touched):
                 continue
-            names, _ = refs.get(test.qualname, (set(), set()))
-            if cov.runs_subprocess(names) and imported & changed_modules:
-                continue  # reaches the changed module in another process: trust the name
+            names, strings = refs.get(test.qualname, (set(), set()))
+            if any(_runs_in_subprocess(scope, p, names, strings) for p in scope.changed):
+                continue  # runs the changed module in another process, where no trace reaches
             test.fail(_misses(scope, touched))
 
 
 def _exercises(
     scope: Scope, seam: Seam, lines: cov.Lines, names: set[str], strings: set[str]
 ) -> bool:
+    """A test exercises a seam when it executed the seam's own lines (by trace)."""
     hit = lines.get(seam.path)
     if hit and hit & cov.body_lines(scope.workspace, seam.path, seam.line):
         return True
-    return cov.references_seam(seam, names, strings)
+    return _runs_in_subprocess(scope, seam.path, names, strings)
+
+
+def _runs_in_subprocess(scope: Scope, path: str, names: set[str], strings: set[str]) -> bool:
+    """The one exception to coverage: the trace cannot follow a subprocess, so a test that starts
+    one and names the project's own file, module (`-m shop.cli`) or console script of `path` as
+    what it runs is taken at its word. Any other subprocess (`python -c ...`, `git`) earns
+    nothing."""
+    if not cov.runs_subprocess(names):
+        return False
+    dotted = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+    scripts = {
+        s.detail.split()[2]
+        for s in scope.seams
+        if s.path == path and s.detail.startswith("console script ") and len(s.detail.split()) > 2
+    }
+    for text in strings:
+        if text in scripts or text == path or path.endswith("/" + text):
+            return True
+        if "." in text and (dotted == text or dotted.endswith("." + text)):
+            return True
+    return False
 
 
 def _reaches(mutant: Mutant, lines: dict[str, set[int]]) -> bool:
