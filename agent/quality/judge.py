@@ -118,7 +118,7 @@ class Judge:
             with clock("reruns"):
                 reran = check_stability(self.sandbox, running, self.settings.reruns)
             with clock("side_effect"):
-                check_side_effects(self.sandbox, running, first, reran, baselines)
+                check_side_effects(self.sandbox, running, first, reran, baselines, self.repo)
             with clock("order"):
                 check_pollution(self.sandbox, running, broken)
             check_oracles(running)
@@ -289,8 +289,19 @@ class Judge:
             test.bug = True
             test.note = one_line(f"fails as marked: {outcome.message or outcome.exc_type}")
         elif outcome.outcome == "skipped":
+            # A test that did not run proves nothing: it cannot be kept as if it passed.
             test.skipped = True
             test.note = one_line(f"skipped here, so not proven: {outcome.message}")
+            test.fail(
+                Failure(
+                    Reason.NO_TESTS,
+                    one_line(
+                        f"skipped, so it never ran here: {outcome.message or 'no reason given'}"
+                    ),
+                    "A test that skips proves nothing. Make it run here: import what the "
+                    "project has, or drop the skip (and the condition that skips it).",
+                )
+            )
         elif outcome.outcome == "xfailed":
             test.skipped = True
             test.note = "non-strict xfail: kept as the author marked it, but proves nothing"

@@ -4,7 +4,10 @@ alone, and only when there is something to pin down."""
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import ast
+import os
+import subprocess
+from pathlib import Path, PurePosixPath
 
 from agent.log import get_logger
 from agent.quality.baseline import FileBaseline
@@ -25,16 +28,18 @@ def check_side_effects(
     first: RunResult,
     reran: RunResult | None,
     baselines: dict[str, FileBaseline],
+    repo: Path | None = None,
 ) -> None:
     known = set().union(*(b.changed_paths for b in baselines.values()))
+    own = AppWrites(repo, sandbox.workspace, known, works)
     known_procs = max((b.leftover_processes for b in baselines.values()), default=0)
-    writes = set(_writes(first)) - known
+    writes = set(own.of(first))
     procs = max(0, first.leftover_processes - known_procs)
     # The rerun run holds only new tests: what it left behind is theirs for certain. The first
     # run also ran existing tests, whose own leftovers may come and go.
-    certain = reran is not None and bool(_writes(reran) or reran.leftover_processes)
+    certain = reran is not None and bool(own.of(reran) or reran.leftover_processes)
     if reran is not None:
-        writes |= set(_writes(reran))
+        writes |= set(own.of(reran))
         procs = max(procs, reran.leftover_processes)
     if not writes and not procs:
         return
@@ -51,9 +56,9 @@ def check_side_effects(
     elif suspects:
         for work, test in suspects[:_MAX_ATTRIBUTION_RUNS]:
             alone = sandbox.run({work.path: work.content}, select=[test.nodeid])
-            own = _writes(alone)
-            if own or alone.leftover_processes:
-                blamed.append((test, own, alone.leftover_processes))
+            mine = own.of(alone)
+            if mine or alone.leftover_processes:
+                blamed.append((test, mine, alone.leftover_processes))
         if not blamed and certain:  # only together: every test that ran shares the blame
             blamed = [(t, sorted(writes), procs) for _, t in suspects]
         elif not blamed:
@@ -96,6 +101,88 @@ def check_pollution(sandbox: SandboxPort, works: list[FileWork], broken: list[Te
                 + victim.longrepr[-1000:],
             )
         )
+
+
+class AppWrites:
+    """Which writes in a run are the tests' side effects, and which the project's own.
+
+    Not a test's side effect: a path the existing suite's run writes too (or one inside a
+    directory that run creates), and a path git ignores in the user's repository that the
+    code under test makes as it runs (Flask's `instance/`, a cache or log directory), when the
+    new test files never name it and it is not in a package's sources. Writes to tracked
+    files, into packages, or to ignored paths the new tests name themselves still count.
+    """
+
+    def __init__(
+        self, repo: Path | None, workspace: Path, known: set[str], works: list[FileWork]
+    ) -> None:
+        self.repo = repo
+        self.workspace = workspace
+        self.known = {p.rstrip("/") for p in known}
+        self.known_dirs = {p.rstrip("/") for p in known if p.endswith("/")}
+        self.named = set().union(*(_named_parts(w) for w in works)) if works else set()
+        self._ignored: dict[str, bool] = {}
+
+    def of(self, run: RunResult) -> list[str]:
+        """The writes of `run` that are side effects."""
+        writes = _writes(run)
+        self._learn_ignored([p for p in writes if p not in self._ignored])
+        return [p for p in writes if not self.excused(p)]
+
+    def excused(self, path: str) -> bool:
+        bare = path.rstrip("/")
+        parents = [p.as_posix() for p in PurePosixPath(bare).parents][:-1]  # without "."
+        if bare in self.known or any(p in self.known_dirs for p in parents):
+            return True
+        if any(k.startswith(bare + "/") for k in self.known) and path.endswith("/"):
+            return True  # a directory the existing suite writes into
+        if not self._ignored.get(path, False) or bare.endswith((".py", ".pyi")):
+            return False
+        if any((self.workspace / p / "__init__.py").is_file() for p in parents):
+            return False  # inside a package: its sources
+        return not (set(PurePosixPath(bare).parts) & self.named)
+
+    def _learn_ignored(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        ignored = _git_ignored(self.repo, paths) if self.repo is not None else set()
+        for path in paths:
+            self._ignored[path] = path in ignored
+
+
+def _git_ignored(repo: Path, paths: list[str]) -> set[str]:
+    """Of `paths`, the ones git ignores in `repo` (read-only: `git check-ignore`)."""
+    try:
+        proc = subprocess.run(
+            ["git", "-c", "safe.directory=*", "check-ignore", "--stdin", "-z"],
+            input="\0".join(paths) + "\0",
+            capture_output=True,
+            text=True,
+            cwd=repo,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(filter(None, proc.stdout.split("\0")))
+
+
+def _named_parts(work: FileWork) -> set[str]:
+    """The path components named in the string literals of a new test file: the paths it
+    writes itself."""
+    if work.facts.tree is None:
+        return set()
+    parts: set[str] = set()
+    for node in ast.walk(work.facts.tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and 0 < len(node.value) <= 200
+            and "\n" not in node.value
+        ):
+            parts.update(p for p in PurePosixPath(node.value).parts if p not in ("/", "."))
+    return parts
 
 
 def _writes(run: RunResult) -> list[str]:
