@@ -98,6 +98,7 @@ class TestOutcome(BaseModel):
     xfail_reason: str = ""
     timed_out: bool = False  # hit the per-test limit (or the run's wall clock while running)
     run: int = 0  # which repetition (0 = first) when reruns were asked for
+    leftover: int = 0  # processes its body started that still ran after its teardown
 
 
 class CollectError(BaseModel):

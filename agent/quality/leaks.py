@@ -41,6 +41,8 @@ def check_side_effects(
     if reran is not None:
         writes |= set(own.of(reran))
         procs = max(procs, reran.leftover_processes)
+    if _left_running(works, [first, reran]):
+        procs = 0  # the processes left behind are accounted for, test by test
     if not writes and not procs:
         return
     suspects = [
@@ -65,6 +67,23 @@ def check_side_effects(
             log.info("side effect not reproduced by any new test alone", paths=sorted(writes))
     for test, paths, count in blamed:
         test.fail(_side_effect_failure(paths, count))
+
+
+def _left_running(works: list[FileWork], runs: list[RunResult | None]) -> bool:
+    """Blame the new tests whose own body started processes that outlived their teardown,
+    whatever became of their parent. True when there was any."""
+    left: dict[str, int] = {}
+    for run in runs:
+        for outcome in run.outcomes if run is not None else []:
+            if outcome.leftover:
+                left[outcome.nodeid] = max(left.get(outcome.nodeid, 0), outcome.leftover)
+    found = False
+    for work in works:
+        for test in work.tests.values():
+            if left.get(test.nodeid):
+                test.fail(_side_effect_failure([], left[test.nodeid]))
+                found = True
+    return found
 
 
 def check_pollution(sandbox: SandboxPort, works: list[FileWork], broken: list[TestOutcome]) -> None:
@@ -202,7 +221,7 @@ def _side_effect_failure(paths: list[str], processes: int) -> Failure:
         more = " ..." if len(paths) > 3 else ""
         parts.append(f"writes {', '.join(paths[:3])}{more} inside the repository")
     if processes:
-        parts.append(f"leaves {processes} process(es) running")
+        parts.append(f"leaves {processes} process(es) running after it ends")
     return Failure(
         Reason.SIDE_EFFECT,
         " and ".join(parts) or "changes the repository",

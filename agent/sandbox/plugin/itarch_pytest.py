@@ -440,12 +440,52 @@ def _longrepr(report: Any) -> str:
         return _trim(str(report.longrepr or ""), _MAX_LONGREPR)
 
 
+_LISTDIR, _OPEN, _GETPID = os.listdir, open, os.getpid  # ours, whatever a test patches
+
+
+def _my_processes() -> set[tuple[int, str]]:
+    """The live processes that descend from this one, as (pid, start time) pairs.
+
+    The bootstrap makes this process the subreaper of everything it starts, so an orphan (a
+    double-forked daemon, a child of a process that already exited) counts as ours too.
+    """
+    me = _GETPID()
+    table: dict[int, tuple[int, str]] = {}
+    try:
+        names = _LISTDIR("/proc")
+    except OSError:
+        return set()
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with _OPEN(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+            fields = text[text.rindex(")") + 2 :].split()
+        except (OSError, ValueError):
+            continue
+        if len(fields) > 19 and fields[0] not in ("Z", "X"):
+            table[int(name)] = (int(fields[1]), fields[19])
+    found = set()
+    for pid, (_ppid, started) in table.items():
+        seen = {pid}
+        parent = table[pid][0]
+        while parent in table and parent not in seen and parent != me:
+            seen.add(parent)
+            parent = table[parent][0]
+        if parent == me and pid != me:
+            found.add((pid, started))
+    return found
+
+
 class _ItemRecord:
     def __init__(self, nodeid: str, run: int) -> None:
         self.nodeid = nodeid
         self.run = run
         self.phases: dict[str, dict[str, Any]] = {}
         self.xfail: tuple[bool, str] | None = None
+        self.started: set[tuple[int, str]] = set()  # processes the test's call started
+        self.leftover = 0  # of those, how many were still running after its teardown
 
     def result(self, network: list[str], lines: dict[str, list[int]]) -> dict[str, Any]:
         setup = self.phases.get("setup")
@@ -499,6 +539,7 @@ class _ItemRecord:
             "xfail_reason": reason,
             "timed_out": bool(record.get("timed_out")),
             "run": self.run,
+            "leftover": self.leftover,
         }
 
 
@@ -650,6 +691,10 @@ class _Plugin:
         self.current = None
         if record is None or record.nodeid != nodeid:
             return
+        if record.started:
+            # Started by the test's own body and still running once its fixtures are torn
+            # down: left behind, whoever their parent is now.
+            record.leftover = len(record.started & _my_processes())
         result = record.result(list(self.guard.attempts), lines)
         if result["timed_out"]:
             self.hung.setdefault(family_of(nodeid), nodeid)
@@ -705,12 +750,15 @@ class _Plugin:
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_call(self, item: Any) -> Any:
+        before = _my_processes()
         self._arm()
         try:
             outcome = yield
             self._raised("call", outcome)
         finally:
             self._disarm()
+            if self.current is not None:
+                self.current.started = _my_processes() - before
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_teardown(self, item: Any, nextitem: Any) -> Any:
