@@ -148,9 +148,12 @@ class Reason(StrEnum):
     NO_ASSERTIONS = "no_assertions"
     REDUNDANT = "redundant"
     MISSES_CHANGE = "misses_change"
+    GUARDS_ONLY = "guards_only"  # optional gate: passes on the base and kills no mutant
+    KILLS_NO_MUTANT = "kills_no_mutant"  # optional gate: kills no mutant of the change
 
 
 Verdict = Literal["accepted", "rejected", "bug"]
+OnBase = Literal["failed", "passed", "error", "not_applicable"]
 
 
 class TestVerdict(BaseModel):
@@ -165,6 +168,19 @@ class TestVerdict(BaseModel):
     changed_lines_covered: list[str] = Field(default_factory=list)  # "path:line"
     seams: list[str] = Field(default_factory=list)
     mutants_killed: list[str] = Field(default_factory=list)
+    # Mutants of the changed lines (the ones a score counts): how many there are, how many it kills
+    change_mutants: int | None = None
+    change_mutants_killed: int | None = None
+    # The base run: the same test on the base revision's code
+    on_base: OnBase = "not_applicable"
+    detects_change: bool | None = None  # fails on the base, passes on the change; None: no base
+    base_detail: str = ""  # how it ended on the base, and what that means
+
+    @property
+    def breaks_on_change(self) -> bool:
+        """Fails on the change but passes on the base: the change broke this behaviour."""
+        failed_here = self.verdict == "bug" or self.reason in (Reason.FAILS, Reason.ERROR)
+        return failed_here and self.on_base == "passed"
 
 
 class FileVerdict(BaseModel):

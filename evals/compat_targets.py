@@ -346,6 +346,12 @@ DJANGO_MODEL_UTILS = CompatSpec(
     check=("tests/test_models/test_timestamped_model.py", "tests/test_fields/test_status_field.py"),
     # tests/settings.py uses PostgreSQL unless SQLITE is set (its tox.ini sets it for mypy).
     env={"SQLITE": "1"},
+    # What itarch's first run says to do: "the code reads SQLITE, set here but not passed to
+    # tests: ... add `pass_env = ["SQLITE"]` under [tool.itarch.sandbox]".
+    edits=(
+        ConfigEdit(path="pyproject.toml", text='\n[tool.itarch.sandbox]\npass_env = ["SQLITE"]\n'),
+    ),
+    edits_message="Pass SQLITE to itarch's sandbox, as its error message says",
 )
 
 DJANGO_SOLO = CompatSpec(
