@@ -6,6 +6,7 @@ scorecard next to it, and print the scorecard.
     python -m evals run --suite live --model claude-sonnet-4-5 --max-dollars 1
     python -m evals run --suite replay --from evals/results/2025-01-01-live.json
     python -m evals run --suite compat                # itarch check on real projects' own tests
+    python -m evals run --suite sessions --strict     # recorded sessions replayed through itarch
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ from agent.config import Settings
 from agent.log import configure, get_logger
 from agent.models.anthropic import create_model
 from agent.models.base import Model
-from evals import compat, compat_card, corpus, live, offline, replay, scorecard
+from evals import (
+    compat,
+    compat_card,
+    corpus,
+    live,
+    offline,
+    replay,
+    scorecard,
+    sessions,
+    sessions_card,
+)
 from evals.compat_targets import COMPAT_TARGETS, select_compat
 from evals.prepare import prepare
 from evals.results import SuiteResult
@@ -43,12 +54,15 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m evals", description=__doc__.split("\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite and write its scorecard")
-    run.add_argument("--suite", choices=["offline", "live", "replay", "compat"], default="offline")
+    run.add_argument(
+        "--suite", choices=["offline", "live", "replay", "compat", "sessions"], default="offline"
+    )
     run.add_argument(
         "--target",
         nargs="+",
         metavar="NAME",
-        help=f"targets to run ({', '.join(TARGETS)}; compat: {', '.join(COMPAT_TARGETS)})",
+        help=f"targets to run ({', '.join(TARGETS)}; compat: {', '.join(COMPAT_TARGETS)}; "
+        f"sessions: {', '.join(sessions.available())})",
     )
     run.add_argument("--model", help="Claude model id for the live suite")
     run.add_argument("--from", dest="source", type=Path, help="results file of a live run (replay)")
@@ -61,7 +75,8 @@ def parser() -> argparse.ArgumentParser:
         "--strict",
         action="store_true",
         help="exit 1 when the judge misjudges any case (compat: when a project is below the "
-        "pass mark or shows a traceback)",
+        "pass mark or shows a traceback; sessions: when a session does not end by finish with "
+        "a file written)",
     )
     run.add_argument("-v", "--verbose", action="count", default=0, help="more log lines")
     cases = sub.add_parser("corpus", help="write every case of the judge's corpus, to read them")
@@ -77,6 +92,8 @@ def main(argv: list[str] | None = None, *, model_factory: live.ModelFactory | No
     configure(args.verbose)
     if args.command == "run" and args.suite == "compat":
         return run_compat_suite(args)
+    if args.command == "run" and args.suite == "sessions":
+        return run_sessions_suite(args)
     try:
         specs = select_targets(args.target)
     except KeyError as exc:
@@ -129,6 +146,25 @@ def run_compat_suite(args: argparse.Namespace) -> int:
     if any(p.status != "scored" for p in result.projects):
         return 1
     if args.strict and not all(p.passes for p in result.projects):
+        return 1
+    return 0
+
+
+def run_sessions_suite(args: argparse.Namespace) -> int:
+    """Exit 1 when a session could not be replayed; with --strict also when one ends badly."""
+    try:
+        chosen = sessions.select(args.target)
+    except (KeyError, OSError, ValueError) as exc:
+        print(f"error: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
+    result = sessions.run_sessions(chosen, args.cache)
+    markdown = sessions_card.render(result)
+    json_path, md_path = result.write(args.out, markdown)
+    print(markdown)
+    print(f"results: {json_path}\nscorecard: {md_path}", file=sys.stderr)
+    if any(s.status != "replayed" for s in result.sessions):
+        return 1
+    if args.strict and not all(s.ends_well for s in result.sessions):
         return 1
     return 0
 
