@@ -46,7 +46,72 @@ def check_stability(sandbox: SandboxPort, works: list[FileWork], rounds: int) ->
         for test in work.tests.values():
             if test.nodeid in target:
                 _read(test, grouped.get(test.nodeid, []), order, file_order)
+    _confirm_order(sandbox, works, order)
     return result
+
+
+_CONFIRMATIONS = 3  # fresh runs of each order before a failure is said to follow the order
+
+
+def _confirm_order(sandbox: SandboxPort, works: list[FileWork], order: list[str]) -> None:
+    """An order-dependent test fails in one order and passes in the other, every time. Run
+    both orders again in fresh processes (unseeded): a test that fails in the order it passed
+    in, or passes in the order it failed in, fails at random: it is flaky."""
+    suspects = {
+        t.nodeid: t
+        for w in works
+        for t in w.tests.values()
+        if t.failure is not None
+        and t.failure.reason == Reason.ORDER_DEPENDENT
+        and t.nodeid in order
+        and not t.failure.detail.startswith("breaks the existing test")
+    }
+    if not suspects:
+        return
+    files = {file_of(n) for n in suspects}
+    reverse = [n for n in order if file_of(n) in files]
+    forward = [t.nodeid for w in works if w.path in files for t in w.tests.values()]
+    forward = [n for n in forward if n in reverse]
+    fails_first = {n: _fails_in_file_order(t) for n, t in suspects.items()}
+    contents = {w.path: w.content for w in works if w.path in files}
+    for _ in range(_CONFIRMATIONS):
+        if not suspects:
+            return
+        for name, select in (("file", forward), ("other", reverse)):
+            run = sandbox.run(contents, select=select)
+            failed = {
+                o.nodeid
+                for o in run.outcomes
+                if o.outcome in ("failed", "error") and o.run == 0 and not o.timed_out
+            }
+            ran = {o.nodeid for o in run.outcomes}
+            for nodeid, test in list(suspects.items()):
+                if nodeid not in ran:
+                    continue
+                should_fail = fails_first[nodeid] == (name == "file")
+                if (nodeid in failed) != should_fail:
+                    _at_random(test, name, should_fail)
+                    del suspects[nodeid]
+
+
+def _fails_in_file_order(test: TestWork) -> bool:
+    return test.failure is not None and test.failure.detail.startswith("fails in file order")
+
+
+def _at_random(test: TestWork, order: str, should_fail: bool) -> None:
+    failure = test.failure
+    assert failure is not None
+    where = "in file order" if order == "file" else "in the other order"
+    seen = "passed" if should_fail else "failed"
+    cause = failure.detail.split(": ", 1)[-1]
+    test.failure = Failure(
+        Reason.FLAKY,
+        one_line(
+            f"fails at random, not because of the order: {seen} {where} when run again; "
+            f"failing run: {cause}"
+        ),
+        failure.feedback,
+    )
 
 
 def _read(
@@ -67,11 +132,22 @@ def _read(
     if not test.alive:
         _failed_first(test, failures, set(by_run), order, file_order)
     elif failures:
-        _failed_later(test, failures, order, file_order)
+        _failed_later(test, failures, set(by_run), order, file_order)
+
+
+def _steady_later(failures: dict[int, Failure], runs: set[int]) -> bool:
+    """The later rounds all ran after every test (round 0 ran them all): a test whose
+    failures follow the order gets the same result in each of them; one that fails in some
+    and passes in others fails at random."""
+    return len({r in failures for r in runs if r > 0}) <= 1
 
 
 def _failed_later(
-    test: TestWork, failures: dict[int, Failure], order: list[str], file_order: list[str]
+    test: TestWork,
+    failures: dict[int, Failure],
+    runs: set[int],
+    order: list[str],
+    file_order: list[str],
 ) -> None:
     """A test that passed in file order but not in every round."""
     for failure in failures.values():
@@ -80,7 +156,11 @@ def _failed_later(
             return
     failure = next(iter(failures.values()))
     before_now = _before(test.nodeid, order)
-    if 0 in failures and before_now != _before(test.nodeid, file_order):
+    if (
+        0 in failures
+        and before_now != _before(test.nodeid, file_order)
+        and _steady_later(failures, runs)
+    ):
         after = (
             "when run first, without the tests before it"
             if not before_now
@@ -117,7 +197,11 @@ def _failed_first(
     if not runs or len(failures) == len(runs) or test.failure is None:
         return
     first = test.failure
-    if 0 not in failures and _before(test.nodeid, order) != _before(test.nodeid, file_order):
+    if (
+        0 not in failures
+        and _before(test.nodeid, order) != _before(test.nodeid, file_order)
+        and _steady_later(failures, runs)
+    ):
         before = _before(test.nodeid, file_order)
         after = f"after {', '.join(_short_ids(before[-2:]))}" if before else "first"
         test.failure = Failure(

@@ -1,0 +1,37 @@
+"""Verdicts the judge used to get wrong on real suites' tests: a test failing at random called
+order dependent, parametrized cases of one body judged apart, a copied test file accepted, and
+tests that check through local helpers called assertion-free."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent.quality import Judge
+from agent.schema import Reason
+
+from .conftest import proposed, verdicts
+
+AT_RANDOM = """
+import os
+
+import pytest
+
+from ledger.pricing import subtotal
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_draws(n):
+    assert os.urandom(1)[0] < 128  # nothing seeds this: half the runs fail
+    assert subtotal([(n, 3.0)]) == 3.0 * n
+"""
+
+
+def test_a_test_failing_at_random_is_flaky_not_order_dependent(
+    judges: Callable[..., Judge],
+) -> None:
+    path = "tests/test_at_random.py"
+    for _ in range(2):
+        found = verdicts(judges().check([proposed(path, AT_RANDOM)]), path)
+        reasons = {name: v.reason for name, v in found.items()}
+        assert Reason.ORDER_DEPENDENT not in reasons.values(), found
+        assert Reason.FLAKY in reasons.values(), reasons
