@@ -72,8 +72,10 @@ def generate(
     patch: Path | None = None,
     on_progress: Progress | None = None,
     resume: str | None = None,
+    task: str | None = None,
 ) -> Report:
-    """Run the loop and write what it accepted. `resume` ("" = the newest run) continues a run."""
+    """Run the loop and write what it accepted. `resume` ("" = the newest run) continues a run;
+    `task` adds to the first message what to write tests for (e.g. the gaps a review found)."""
     started = time.monotonic()
     journal: Journal | None = None
     state: LoopState | None = None
@@ -113,7 +115,8 @@ def generate(
             )
             if state is None:
                 state = LoopState()
-                first = [_context_block(ctx), {"type": "text", "text": task_message(ctx)}]
+                ask = task_message(ctx) + (f"\n\n{task}" if task else "")
+                first = [_context_block(ctx), {"type": "text", "text": ask}]
                 loop.add(state, "user", first)
             state = loop.run(state)
             level = sandbox.level
