@@ -6,7 +6,7 @@ import re
 import warnings
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -144,6 +144,9 @@ class Settings(BaseSettings):
     context_tokens: int = 60_000
     reruns: int = 5
     mutation: bool = True
+    # Optional gates, off by default: "detects_change" rejects a test that passes on the base
+    # and kills no mutant of the changed lines; "kills_mutants" rejects one that kills no mutant.
+    require: list[Literal["detects_change", "kills_mutants"]] = Field(default_factory=list)
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     hook: HookSettings = Field(default_factory=HookSettings)

@@ -25,6 +25,7 @@ from pathlib import Path
 from agent.config import Settings
 from agent.log import get_logger
 from agent.quality import coverage as cov
+from agent.quality.base_run import apply_required, check_base, note_mutants
 from agent.quality.baseline import Baseline, FileBaseline, covered_lines
 from agent.quality.classify import (
     Failure,
@@ -137,6 +138,11 @@ class Judge:
             with clock("redundancy"):
                 check_redundancy(self.sandbox, running, self.scope, baselines, mutation)
             check_reaches_change(running, self.scope)
+            note_mutants(running, mutation)
+            with clock("base"):
+                check_base(self.sandbox, runnable, self.repo, self.context)
+            has_base = bool(self.context and self.context.base)
+            apply_required(running, self.settings.require, has_base=has_base)
         return self._result(works, mutation, clock.seconds)
 
     # ------------------------------------------------------------------ 1. static gates

@@ -23,4 +23,5 @@ class SandboxPort(Protocol):
         shuffle_seed: int | None = None,
         trace: list[str] | None = None,
         timeout: float | None = None,
+        remove: list[str] | None = None,
     ) -> RunResult: ...

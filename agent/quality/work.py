@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from agent.quality.classify import Failure
 from agent.quality.facts import FileFacts
-from agent.schema import FileVerdict, Reason, TestOutcome, TestVerdict
+from agent.schema import FileVerdict, OnBase, Reason, TestOutcome, TestVerdict
 
 # The gates in the order they are applied: when a test fails several, the first one decides.
 GATE_ORDER: list[Reason] = [
@@ -25,6 +25,8 @@ GATE_ORDER: list[Reason] = [
     Reason.NO_ASSERTIONS,
     Reason.REDUNDANT,
     Reason.MISSES_CHANGE,
+    Reason.GUARDS_ONLY,
+    Reason.KILLS_NO_MUTANT,
 ]
 _RANK = {reason: i for i, reason in enumerate(GATE_ORDER)}
 
@@ -56,6 +58,11 @@ class TestWork:
     changed_lines_covered: list[str] = field(default_factory=list)
     seams: list[str] = field(default_factory=list)
     mutants_killed: list[str] = field(default_factory=list)
+    change_mutants: int | None = None
+    change_mutants_killed: int | None = None
+    on_base: OnBase = "not_applicable"
+    detects_change: bool | None = None
+    base_detail: str = ""
 
     @property
     def alive(self) -> bool:
@@ -91,6 +98,11 @@ class TestWork:
             changed_lines_covered=self.changed_lines_covered,
             seams=self.seams,
             mutants_killed=self.mutants_killed,
+            change_mutants=self.change_mutants,
+            change_mutants_killed=self.change_mutants_killed,
+            on_base=self.on_base,
+            detects_change=self.detects_change,
+            base_detail=self.base_detail,
         )
 
 

@@ -162,11 +162,13 @@ class Sandbox:
         trace: list[str] | None = None,
         timeout: float | None = None,
         collect_only: bool = False,
+        remove: list[str] | None = None,
     ) -> RunResult:
         """Write `files` into the copy, run pytest on `select` (default: those files), undo.
 
         `collect_only` stops after collection: `collected` and `collect_errors` say what
-        pytest found, and no test runs.
+        pytest found, and no test runs. `remove` names repo files taken out of the copy for
+        this run only (e.g. files a change added, for a run on its base revision).
         """
         if self._closed:
             raise SandboxError("the sandbox is closed")
@@ -179,6 +181,7 @@ class Sandbox:
             self._check_plugin()
             new_files = sorted(rel for rel in files if not (self.workspace / rel).exists())
             written = self._workspace.write_files(files)
+            written.paths.extend(self._workspace.remove_files(remove or []))
             try:
                 return self._run(
                     run_dir,
@@ -257,7 +260,7 @@ class Sandbox:
                 os.close(fd)
         # Undo the run before reporting it, so changed_paths is part of the result.
         changed = self._workspace.restore(written)
-        tampered = self._after_run(clean=not files)
+        tampered = self._after_run(clean=not files and not written.paths)
         result = build_result(
             read_events(data, key),
             isolation=self.level,

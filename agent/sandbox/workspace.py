@@ -247,6 +247,19 @@ class Workspace:
             written.paths.append(key)
         return written
 
+    def remove_files(self, paths: list[str]) -> list[str]:
+        """Take repo files out of the copy for one run; `restore` puts them back unreported."""
+        removed = []
+        for rel in paths:
+            key = _safe_relpath(rel)
+            target = self.path / key
+            if target.is_dir() and not target.is_symlink():
+                raise SandboxError(f"file path {rel!r} is a directory in the repository")
+            if target.exists() or target.is_symlink():
+                self._delete(target)
+                removed.append(key)
+        return removed
+
     def _mkdirs_for_run(self, rel_dir: PurePosixPath) -> list[str]:
         created: list[str] = []
         for part in reversed([rel_dir, *rel_dir.parents]):
