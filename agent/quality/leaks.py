@@ -56,17 +56,55 @@ def check_side_effects(
     if len(suspects) == 1 and certain:
         blamed.append((suspects[0][1], sorted(writes), procs))
     elif suspects:
-        for work, test in suspects[:_MAX_ATTRIBUTION_RUNS]:
-            alone = sandbox.run({work.path: work.content}, select=[test.nodeid])
-            mine = own.of(alone)
-            if mine or alone.leftover_processes:
-                blamed.append((test, mine, alone.leftover_processes))
+        blamed = _blame_alone(sandbox, suspects, own)
         if not blamed and certain:  # only together: every test that ran shares the blame
             blamed = [(t, sorted(writes), procs) for _, t in suspects]
         elif not blamed:
             log.info("side effect not reproduced by any new test alone", paths=sorted(writes))
     for test, paths, count in blamed:
         test.fail(_side_effect_failure(paths, count))
+
+
+def _blame_alone(
+    sandbox: SandboxPort, suspects: list[tuple[FileWork, TestWork]], own: AppWrites
+) -> list[tuple[TestWork, list[str], int]]:
+    """Run each test function alone (all its parametrized cases together), then, for one that
+    leaves something behind, its first case alone: when that does it too, the function's body
+    is the cause and every case gets the verdict; otherwise its cases are tried one by one."""
+    families: dict[str, list[tuple[FileWork, TestWork]]] = {}
+    for work, test in suspects:
+        families.setdefault(test.nodeid.split("[", 1)[0], []).append((work, test))
+    budget = _MAX_ATTRIBUTION_RUNS
+    blamed: list[tuple[TestWork, list[str], int]] = []
+
+    def alone(work: FileWork, tests: list[TestWork]) -> tuple[list[str], int] | None:
+        nonlocal budget
+        budget -= 1
+        run = sandbox.run({work.path: work.content}, select=[t.nodeid for t in tests])
+        mine = own.of(run)
+        return (mine, run.leftover_processes) if mine or run.leftover_processes else None
+
+    for cases in families.values():
+        if budget <= 0:
+            break
+        work = cases[0][0]
+        tests = [t for _, t in cases]
+        found = alone(work, tests)
+        if found is None:
+            continue
+        if len(tests) == 1 or budget <= 0:
+            blamed += [(t, *found) for t in tests]
+            continue
+        first = alone(work, tests[:1])
+        if first is not None:  # the body: every case does it
+            blamed += [(t, *first) for t in tests]
+            continue
+        for test in tests[1:]:
+            if budget <= 0:
+                break
+            if (one := alone(work, [test])) is not None:
+                blamed.append((test, *one))
+    return blamed
 
 
 def _left_running(works: list[FileWork], runs: list[RunResult | None]) -> bool:

@@ -35,3 +35,36 @@ def test_a_test_failing_at_random_is_flaky_not_order_dependent(
         reasons = {name: v.reason for name, v in found.items()}
         assert Reason.ORDER_DEPENDENT not in reasons.values(), found
         assert Reason.FLAKY in reasons.values(), reasons
+
+
+REWRITES_SOURCE = """
+from pathlib import Path
+
+import pytest
+
+import ledger.pricing
+from ledger.pricing import subtotal
+
+
+@pytest.mark.parametrize("n", range(10))
+def test_rewrites_the_module(n):
+    source = Path(ledger.pricing.__file__)
+    source.write_text(source.read_text() + "\\n# touched\\n")
+    assert subtotal([(n, 2.0)]) == 2.0 * n
+
+
+def test_clean():
+    assert subtotal([(3, 2.0)]) == 6.0
+"""
+
+
+def test_a_side_effect_of_the_body_rejects_every_parametrized_case(
+    judges: Callable[..., Judge],
+) -> None:
+    path = "tests/test_rewrites_source.py"
+    found = verdicts(judges().check([proposed(path, REWRITES_SOURCE)]), path)
+    for n in range(10):
+        case = found[f"test_rewrites_the_module[{n}]"]
+        assert case.reason == Reason.SIDE_EFFECT, case
+        assert "ledger/pricing.py" in case.detail
+    assert found["test_clean"].reason != Reason.SIDE_EFFECT
