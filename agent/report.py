@@ -35,9 +35,49 @@ def summary_line(report: Report) -> str:
     )
 
 
+def on_base_cell(t: TestVerdict) -> str:
+    """What the base run says of one test, in a few words ("" when it did not run there)."""
+    if t.breaks_on_change:
+        return "passes: the change broke it"
+    if t.on_base == "not_applicable":
+        return ""
+    if t.verdict != "accepted":
+        return f"{t.on_base} too" if t.on_base in ("failed", "error") else t.on_base
+    if t.detects_change:
+        return "fails (detects the change)" if t.on_base == "failed" else "error (missing there)"
+    return "passes (guard)" if t.on_base == "passed" else f"{t.on_base} (not counted)"
+
+
+def mutants_cell(t: TestVerdict) -> str:
+    """Mutants of the changed lines it kills, of how many ("" when not measured)."""
+    if t.change_mutants is None:
+        return ""
+    return f"{t.change_mutants_killed or 0}/{t.change_mutants}"
+
+
+def detection_summary(files: list[FileVerdict]) -> str | None:
+    """How many accepted tests would have failed before this change, and what it broke."""
+    tests = [t for f in files for t in f.tests]
+    accepted = [t for t in tests if t.verdict == "accepted" and t.detects_change is not None]
+    broken = [t for t in tests if t.breaks_on_change]
+    parts = []
+    if accepted:
+        detected = sum(bool(t.detects_change) for t in accepted)
+        parts.append(
+            f"{detected} of {len(accepted)} accepted test(s) would have failed before this "
+            f"change; {len(accepted) - detected} pass on the base too (guards)"
+        )
+    if broken:
+        parts.append(
+            f"{len(broken)} test(s) fail on the change but pass on the base: the change broke "
+            "that behaviour"
+        )
+    return "; ".join(parts) or None
+
+
 def verdict_table(files: list[FileVerdict], title: str = "Verdicts") -> Table:
     table = Table(title=title, show_lines=False)
-    for col in ("test", "verdict", "reason", "detail"):
+    for col in ("test", "verdict", "reason", "on base", "mutants", "detail"):
         table.add_column(col, overflow="fold")
     for f in files:
         for t in f.tests:
@@ -46,6 +86,8 @@ def verdict_table(files: list[FileVerdict], title: str = "Verdicts") -> Table:
                 styled(t.nodeid),
                 styled((t.verdict, style)),
                 styled(t.reason.value if t.reason else ""),
+                styled(on_base_cell(t)),
+                styled(mutants_cell(t)),
                 styled(t.detail),
             )
     return table
@@ -53,6 +95,8 @@ def verdict_table(files: list[FileVerdict], title: str = "Verdicts") -> Table:
 
 def print_check(console: Console, result: CheckResult) -> None:
     console.print(verdict_table(result.files))
+    if detected := detection_summary(result.files):
+        console.print(styled(detected))
     _print_isolation(console, result.isolation.value)
     if result.mutants_total:
         console.print(
@@ -77,6 +121,8 @@ def print_report(console: Console, report: Report) -> None:
     else:
         console.print(styled(f"Model: {report.model}"))
     console.print(verdict_table(report.verdicts))
+    if detected := detection_summary(report.verdicts):
+        console.print(styled(detected))
     for f in report.accepted:
         where = "written" if f.written else "not written"
         console.print(styled(("accepted", "green"), f" {f.path} ({where}) — {f.purpose}"))
@@ -115,13 +161,21 @@ def to_markdown(report: Report) -> str:
         "",
         summary_line(report),
         "",
-        "| test | verdict | reason | detail |",
-        "|---|---|---|---|",
+    ]
+    if detected := detection_summary(report.verdicts):
+        lines += [detected, ""]
+    lines += [
+        "| test | verdict | reason | on base | changed lines run | mutants killed | detail |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in report.verdicts:
         for t in f.tests:
             reason = t.reason.value if t.reason else ""
-            lines.append(f"| `{t.nodeid}` | {t.verdict} | {reason} | {_cell(t.detail)} |")
+            detail = "; ".join(d for d in (t.detail, t.base_detail) if d)
+            lines.append(
+                f"| `{t.nodeid}` | {t.verdict} | {reason} | {_cell(on_base_cell(t))} | "
+                f"{len(t.changed_lines_covered)} | {mutants_cell(t)} | {_cell(detail)} |"
+            )
     for a in report.accepted:
         lines += ["", f"### `{a.path}`", "", a.purpose, "", "```python", a.content.rstrip(), "```"]
     return "\n".join(lines) + "\n"
@@ -150,6 +204,16 @@ def to_junit(files: list[FileVerdict]) -> str:
 
 
 def _junit_case(case: ET.Element, t: TestVerdict) -> int:
+    properties = ET.SubElement(case, "properties")
+    shown = {
+        "on_base": t.on_base,
+        "detects_change": "null" if t.detects_change is None else str(t.detects_change).lower(),
+        "base_detail": t.base_detail,
+        "changed_lines_covered": str(len(t.changed_lines_covered)),
+        "mutants_killed": mutants_cell(t),
+    }
+    for name, value in shown.items():
+        ET.SubElement(properties, "property", name=name, value=value)
     if t.verdict == "rejected":
         failure = ET.SubElement(case, "failure", type=t.reason.value if t.reason else "rejected")
         failure.set("message", t.detail)

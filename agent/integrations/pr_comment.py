@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agent.integrations.github import ReviewSuggestion
+from agent.report import detection_summary, mutants_cell, on_base_cell
 from agent.schema import AcceptedFile, Report, TestVerdict
 
 MARKER = "<!-- itarch:pr-bot -->"
@@ -100,10 +101,51 @@ def _summary(report: Report) -> list[str]:
         ("Rejected tests", str(len(report.rejected))),
         ("Seams covered", f"{len(seams)}" + (f" ({shown})" if seams else "")),
         ("Mutation score on the change", mutation_summary(report)),
+        ("Fails on the base", _base_summary(report)),
         ("Cost", cost),
         ("Stopped by", report.stopped_by),
     ]
     return ["| | |", "|---|---|", *(f"| {name} | {_cell(value)} |" for name, value in rows)]
+
+
+def _base_summary(report: Report) -> str:
+    """How many suggested tests would have failed before this change (the base run)."""
+    accepted = {a.path for a in report.accepted}
+    shown = [
+        f for f in report.verdicts if f.path in accepted or any(t.breaks_on_change for t in f.tests)
+    ]
+    return detection_summary(shown) or "not measured (no base revision)"
+
+
+def _evidence_block(report: Report) -> str:
+    """Per suggested test: verdict, fails on the base, changed lines run, mutants killed."""
+    accepted = {a.path for a in report.accepted}
+    tests = [t for f in report.verdicts if f.path in accepted for t in f.tests]
+    rows = [
+        f"| {_cell(code(t.nodeid))} | {t.verdict} | {_cell(on_base_cell(t)) or 'not run'} | "
+        f"{len(t.changed_lines_covered)} | {mutants_cell(t) or 'not measured'} |"
+        for t in tests
+    ]
+    return "\n".join(
+        [
+            "| test | verdict | on the base | changed lines run | mutants of the change killed |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def _broken_block(report: Report) -> str:
+    lines = [
+        "> [!CAUTION]",
+        "> These tests fail on the change but pass on the base: the change broke that behaviour "
+        "(a regression, or a defect of the change).",
+    ]
+    for t in report.verdicts:
+        for test in t.tests:
+            if test.breaks_on_change:
+                lines.append(f"> - {code(test.nodeid)}: {_cell(test.detail)}")
+    return "\n".join(lines)
 
 
 def _header(report: Report, links: CommentLinks) -> list[str]:
@@ -218,6 +260,8 @@ def render_comment(report: Report, links: CommentLinks, *, limit: int = MAX_COMM
     tail = _apply_block(links) if report.accepted else ""
     # Sections in reading order; each block goes in whole or as its stub (None: left out).
     sections: list[tuple[str, list[tuple[str, str | None]]]] = []
+    if any(t.breaks_on_change for f in report.verdicts for t in f.tests):
+        sections.append(("", [(_broken_block(report), None)]))
     if report.bugs:
         bugs: list[tuple[str, str | None]] = [(_bug_block(b), None) for b in report.bugs]
         sections.append(("### Suspected bugs", bugs))
@@ -225,6 +269,7 @@ def render_comment(report: Report, links: CommentLinks, *, limit: int = MAX_COMM
         blocks: list[tuple[str, str | None]] = [
             (_file_block(a, report), _file_stub(a)) for a in report.accepted
         ]
+        sections.append(("### Evidence per test", [(_evidence_block(report), None)]))
         sections.append(("### Accepted tests", blocks))
     else:
         sections.append(("", [(f"No test was accepted. {report.message}".strip(), None)]))

@@ -26,6 +26,10 @@ _REPAIR: dict[Reason, str] = {
     Reason.NO_ASSERTIONS: "assert on the observable outcome",
     Reason.REDUNDANT: "test behaviour the existing suite does not already cover",
     Reason.MISSES_CHANGE: "exercise the changed lines or the touched seams",
+    Reason.GUARDS_ONLY: "assert on what the change makes different, so the test fails on the "
+    "base revision (or kills a mutant of the changed lines)",
+    Reason.KILLS_NO_MUTANT: "assert on the exact values the changed lines produce, so a mutant "
+    "of them (an operator, a constant, a return value) makes the test fail",
 }
 
 
@@ -42,6 +46,7 @@ def verdict_feedback(result: CheckResult) -> str:
             f"Mutation on the change: {result.mutants_killed}/{result.mutants_total} mutants "
             "killed by this proposal's tests."
         )
+    out.extend(_guards(result))
     out.extend(_still_open(result))
     out.append("")
     out.append(_next_step(result))
@@ -78,9 +83,19 @@ def _test_lines(test: TestVerdict, *, show_details: bool) -> list[str]:
         evidence = _evidence(test)
         return [f"  - {name}: accepted{f' ({evidence})' if evidence else ''}"]
     if test.verdict == "bug":
-        return [f"  - {name}: bug (fails on an assertion as marked; kept as strict xfail)"]
+        lines = [f"  - {name}: bug (fails on an assertion as marked; kept as strict xfail)"]
+        if test.base_detail:
+            lines.append(f"    on the base: {test.base_detail}")
+        return lines
     code = test.reason.value if test.reason else "rejected"
     lines = [f"  - {name}: rejected [{code}] {test.detail}".rstrip()]
+    if test.breaks_on_change:
+        lines.append(
+            f"    on the base: {test.base_detail}. If the change is wrong here, keep the test "
+            "with expectation 'bug' and say so; if the new behaviour is intended, fix the test."
+        )
+    elif test.base_detail:
+        lines.append(f"    on the base: {test.base_detail}")
     if test.reason in _REPAIR:
         lines.append(f"    to fix: {_REPAIR[test.reason]}")
     if show_details and test.feedback and test.feedback.strip() not in test.detail:
@@ -96,8 +111,14 @@ def _evidence(test: TestVerdict) -> str:
         parts.append(f"+{test.lines_added} lines")
     if test.changed_lines_covered:
         parts.append(f"{len(test.changed_lines_covered)} changed lines")
-    if test.mutants_killed:
+    if test.change_mutants is not None:
+        parts.append(f"kills {test.change_mutants_killed}/{test.change_mutants} mutants")
+    elif test.mutants_killed:
         parts.append(f"kills {len(test.mutants_killed)} mutants")
+    if test.detects_change:
+        parts.append("fails on the base: detects the change")
+    elif test.detects_change is False:
+        parts.append("GUARD: " + (test.base_detail or "does not fail on the base"))
     return ", ".join(parts)
 
 
@@ -107,6 +128,29 @@ def _trim(text: str) -> str:
         return text
     # The end of a traceback says what went wrong; keep the tail.
     return "..." + text[-_PER_TEST_FEEDBACK:]
+
+
+def _guards(result: CheckResult) -> list[str]:
+    """Kept tests that pass on the base too: they guard, they do not pin the change."""
+    tests = [t for f in result.files for t in f.tests if t.verdict == "accepted"]
+    measured = [t for t in tests if t.detects_change is not None]
+    guards = [t for t in measured if t.detects_change is False]
+    if not measured:
+        return []
+    out = [
+        "",
+        f"Base run: {len(measured) - len(guards)} of {len(measured)} accepted test(s) fail on "
+        "the base revision, so they would have caught this change.",
+    ]
+    if guards:
+        names = ", ".join(t.nodeid.split("::", 1)[-1] for t in guards)
+        out.append(
+            f"Guards only (pass on the base too): {names}. They keep behaviour the change did "
+            "not alter. To pin the change itself, write a test whose assertion fails on the "
+            "base: aim at the changed lines and surviving mutants below. If the change is a "
+            "refactor, guards are the right tests."
+        )
+    return out
 
 
 def _still_open(result: CheckResult) -> list[str]:
