@@ -1,0 +1,300 @@
+"""`review`: how well the existing tests cover a module's seams, from what they execute.
+
+The existing test files that can reach the modules run once in the sandbox with line tracing;
+a seam is tested by the tests that execute it (its own line, or for a route or an entry point
+its function's body), never by names. The same runs, repeated, judge the existing tests by the
+gates that are cheap and honest to apply to them.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agent.config import Settings
+from agent.log import get_logger
+from agent.quality.mutation import MAX_MUTANTS
+from agent.quality.oracle import conftest_fixture_oracles, oracle_map, shapes_by_test
+from agent.quality.related import imports_of, module_files
+from agent.review import runs
+from agent.review.model import (
+    ErrorPath,
+    ModuleReview,
+    ReviewResult,
+    SeamCoverage,
+    UntestedFunction,
+    WeakTest,
+)
+from agent.review.scope import ReviewScope, review_scope
+from agent.review.static import Function, error_sites, functions, holder
+from agent.sandbox import Sandbox, find_python
+from agent.sandbox.probe import ensure_suite_collects
+from agent.schema import Reason, Seam
+
+log = get_logger(__name__)
+Progress = Callable[[str], None]
+
+
+def review(
+    repo: Path,
+    *,
+    settings: Settings,
+    modules: list[str] | None = None,
+    mutation: bool = False,
+    on_progress: Progress | None = None,
+) -> ReviewResult:
+    started = time.monotonic()
+    say = on_progress or (lambda _text: None)
+    scope = review_scope(repo, modules)
+    seams = sum(len(s) for s in scope.seams.values())
+    say(
+        f"{len(scope.modules)} module(s), {seams} seam(s); "
+        f"{len(scope.test_files)} existing test file(s) can reach them"
+    )
+    result = ReviewResult(repo=str(repo), test_files=scope.test_files, mutation=mutation)
+    sources = {p: _read(repo / p) for p in scope.modules.values()}
+    defs = {p: functions(text) for p, text in sources.items()}
+    seen = runs.Observed()
+    if scope.test_files:
+        python = find_python(repo, settings.python)
+        with Sandbox(repo, python, settings.sandbox) as sandbox:
+            result.isolation = sandbox.level
+            ensure_suite_collects(sandbox, settings.tests_root or "tests")
+            say(f"running {len(scope.test_files)} test file(s) with line tracing")
+            trace = sorted(scope.modules.values())
+            seen = runs.first_run(sandbox, scope.test_files, trace)
+            say(f"{len(seen.order)} test(s) ran; {len(seen.passed)} passed")
+            if settings.reruns > 0:
+                say(f"rerunning them {settings.reruns} time(s): reverse order, then shuffled")
+                runs.stability(sandbox, seen, settings.reruns)
+                result.reruns = settings.reruns
+            else:
+                result.skipped.append("flaky and order-dependent tests: reruns = 0")
+            runs.side_effects(sandbox, seen, scope.test_files, repo)
+            _static_checks(repo, seen)
+            if mutation:
+                say("running mutants of the tested seams")
+                _mutation(sandbox, seen, scope, defs, settings.sandbox.test_timeout)
+            else:
+                result.skipped.append(
+                    "tests that kill none of their seam's mutants: not measured (--mutation)"
+                )
+    else:
+        result.skipped.append("no existing test file imports these modules: nothing ran")
+    result.skipped += seen.notes
+    result.tests_run = len(seen.order)
+    about = owners(seen, repo)
+    for module, path in scope.modules.items():
+        entry = _module_review(module, path, scope.seams.get(path, []), defs[path], seen, about)
+        if entry.seams or entry.untested_functions or entry.tests:
+            result.modules.append(entry)
+    result.seconds = round(time.monotonic() - started, 2)
+    return result
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+# ---------------------------------------------------------------- seams and lines
+
+
+def seam_span(seam: Seam, found: list[Function]) -> tuple[Function | None, set[int]]:
+    """The function holding a seam, and the lines whose execution means the seam ran: the
+    seam's own line for a call inside a function; for a route, a command or a handler declared
+    by a decorator, the lines of the function it declares."""
+    func = holder(found, seam.line)
+    if func is None:
+        return None, set()
+    if seam.line < func.body:
+        return func, set(func.lines) or set(range(func.body, func.end + 1))
+    return func, {seam.line}
+
+
+def _executes(lines: dict[str, set[int]], path: str, span: set[int]) -> bool:
+    hit = lines.get(path)
+    if not hit:
+        return False
+    return bool(hit & span) if span else True  # a module-level seam: any use of the module
+
+
+def _module_review(
+    module: str,
+    path: str,
+    seams: list[Seam],
+    found: list[Function],
+    seen: runs.Observed,
+    about: dict[str, set[str]],
+) -> ModuleReview:
+    passed = seen.passed
+    touching = [n for n in seen.order if seen.lines.get(n, {}).get(path)]
+    executed: set[int] = set().union(*(seen.lines[n].get(path, set()) for n in seen.order))
+    entry = ModuleReview(module=module, path=path, tests=touching)
+    holders: dict[str, list[str]] = {}
+    ranked: list[tuple[int, int, str]] = []
+    for seam in seams:
+        func, span = seam_span(seam, found)
+        tests = [n for n in passed if _executes(seen.lines[n], path, span)]
+        size = func.size if func else 1
+        entry.seams.append(
+            SeamCoverage(
+                id=seam.id,
+                kind=seam.kind,
+                detail=seam.detail,
+                symbol=seam.symbol,
+                line=seam.line,
+                lines=size,
+                tests=tests,
+            )
+        )
+        if not tests:
+            ranked.append((-size, seam.line, seam.id))
+        if func is not None:
+            holders.setdefault(func.qualname, []).append(seam.id)
+    entry.untested_seams = [seam_id for _, _, seam_id in sorted(ranked)]
+    entry.untested_functions = sorted(
+        (
+            UntestedFunction(name=f.qualname, line=f.first, lines=f.size)
+            for f in found
+            if f.public and not f.stub and not f.lines & executed
+        ),
+        key=lambda u: (-u.lines, u.line),
+    )
+    by_name = {f.qualname: f for f in found}
+    for qualname, seam_ids in holders.items():
+        for site in error_sites(by_name[qualname]):
+            if site.line not in executed:
+                entry.untested_error_paths.append(
+                    ErrorPath(
+                        id=f"{site.kind}:{path}:{site.line}",
+                        kind=site.kind,
+                        path=path,
+                        line=site.line,
+                        detail=site.detail,
+                        function=qualname,
+                        seams=seam_ids,
+                    )
+                )
+    entry.untested_error_paths.sort(key=lambda e: e.line)
+    entry.weak_tests = [
+        WeakTest(nodeid=n, reason=reason, detail=detail)
+        for n in touching
+        if path in about.get(n, set())
+        for reason, detail in seen.weak.get(n, {}).items()
+    ]
+    return entry
+
+
+def owners(seen: runs.Observed, repo: Path) -> dict[str, set[str]]:
+    """Per test, the module files it is about: those it executes that its file imports itself; when
+    its file imports none of them, every module it executes."""
+    imported: dict[str, set[str]] = {}
+    found: dict[str, set[str]] = {}
+    for nodeid in seen.order:
+        path = nodeid.split("::", 1)[0]
+        if path not in imported:
+            imported[path] = module_files(repo, imports_of(repo / path))
+        ran = {p for p, lines in seen.lines.get(nodeid, {}).items() if lines}
+        found[nodeid] = (ran & imported[path]) or ran
+    return found
+
+
+# ---------------------------------------------------------------- static judgements
+
+
+def _static_checks(repo: Path, seen: runs.Observed) -> None:
+    """No assertions (read from the test's AST, helpers and fixtures included), and redundancy:
+    two tests of different functions that execute the same lines and check the same things."""
+    by_file: dict[str, list[str]] = {}
+    for nodeid in seen.order:
+        by_file.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
+    shapes: dict[str, frozenset[str]] = {}
+    for path, nodeids in by_file.items():
+        try:
+            tree = ast.parse((repo / path).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+        oracles = oracle_map(tree, conftest_fixture_oracles(repo, path))
+        file_shapes = shapes_by_test(tree)
+        for nodeid in nodeids:
+            qualname = nodeid.split("::", 1)[-1].split("[", 1)[0]
+            if seen.first[nodeid].outcome == "skipped":
+                continue
+            if not oracles.get(qualname, True):
+                seen.flag(
+                    nodeid,
+                    Reason.NO_ASSERTIONS,
+                    "checks nothing: no assert, pytest.raises/warns or assert_* call in the test "
+                    "or the helpers and fixtures it uses",
+                )
+            shapes[nodeid] = frozenset(file_shapes.get(qualname, set()))
+    first_of: dict[tuple[frozenset[tuple[str, frozenset[int]]], frozenset[str]], str] = {}
+    for nodeid in seen.passed:
+        lines = frozenset((p, frozenset(ls)) for p, ls in seen.lines.get(nodeid, {}).items() if ls)
+        if not lines or nodeid not in shapes:
+            continue
+        key = (lines, shapes[nodeid])
+        earlier = first_of.setdefault(key, nodeid)
+        if earlier != nodeid and earlier.split("[", 1)[0] != nodeid.split("[", 1)[0]:
+            seen.flag(
+                nodeid,
+                Reason.REDUNDANT,
+                f"repeats {earlier}: it executes the same lines and checks the same things",
+            )
+
+
+# ---------------------------------------------------------------- mutation
+
+
+def _mutation(
+    sandbox: Sandbox,
+    seen: runs.Observed,
+    scope: ReviewScope,
+    defs: dict[str, list[Function]],
+    per_test_limit: float,
+) -> None:
+    """Tests that execute a seam but kill none of the mutants of its function's executed lines
+    they were run against."""
+    spans: dict[str, tuple[str, set[int]]] = {}
+    executes: dict[str, list[str]] = {}
+    for path, seams in scope.seams.items():
+        executed = set().union(*(seen.lines[n].get(path, set()) for n in seen.passed))
+        for seam in seams:
+            func, span = seam_span(seam, defs[path])
+            if func is None:
+                continue
+            spans[seam.id] = (path, (set(func.lines) or span) & executed)
+            executes[seam.id] = [n for n in seen.passed if _executes(seen.lines[n], path, span)]
+    found = runs.mutate_seams(sandbox, seen, spans, MAX_MUTANTS, per_test_limit)
+    result = found.result
+    if result is None or (result.attempted and not result.applied):
+        seen.notes.append("mutation: no mutant could be run against the existing tests")
+        return
+    for seam_id, tests in executes.items():
+        mutants = [m for m in found.of_seam.get(seam_id, []) if m in result.applied]
+        for nodeid in tests:
+            function = nodeid.split("[", 1)[0]
+            ran = [
+                m
+                for m in mutants
+                if any(t.split("[", 1)[0] == function for t in found.tests_for.get(m, []))
+            ]
+            if not ran:
+                continue
+            killed = [
+                m
+                for m in ran
+                if any(k.split("[", 1)[0] == function for k in result.killed_by.get(m, set()))
+            ]
+            if not killed:
+                seen.flag(
+                    nodeid,
+                    Reason.KILLS_NO_MUTANT,
+                    f"executes {seam_id} but kills none of the {len(ran)} mutant(s) of its "
+                    "code it was run against",
+                )

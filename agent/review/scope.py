@@ -1,0 +1,91 @@
+"""Which modules a review is about, their seams, and which existing test files may reach them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from agent.context.builder import resolve_modules
+from agent.context.files import ModuleNamer, discover_python_files
+from agent.context.repo_map import RepoMap, build_repo_map
+from agent.context.seams import Target, find_seams
+from agent.quality.related import imports_of, module_files
+from agent.schema import Seam
+
+# Top-level files that are tooling, not the project's code.
+_TOOLING = frozenset({"setup", "noxfile", "fabfile", "tasks", "manage", "conftest", "dodo"})
+_NOT_PACKAGES = ("docs/", "doc/", "examples/", "example/", "benchmarks/", "scripts/", "tools/")
+
+
+@dataclass
+class ReviewScope:
+    root: Path
+    repo_map: RepoMap
+    modules: dict[str, str]  # module -> path, in path order
+    seams: dict[str, list[Seam]] = field(default_factory=dict)  # path -> its own seams
+    test_files: list[str] = field(default_factory=list)  # test modules that may reach them
+
+
+def review_scope(root: Path, requested: list[str] | None) -> ReviewScope:
+    sources, tests = discover_python_files(root)
+    repo_map = build_repo_map(root, sources, tests, ModuleNamer(root))
+    if requested:
+        modules = resolve_modules(root, requested, repo_map)
+    else:
+        modules = {
+            m: s.path for m, s in sorted(repo_map.modules.items(), key=lambda kv: kv[1].path)
+        }
+        modules = {m: p for m, p in modules.items() if _own_package(m, p)}
+    scope = ReviewScope(root=root, repo_map=repo_map, modules=modules)
+    targets = [Target(m, p, None) for m, p in modules.items()]
+    by_path: dict[str, list[Seam]] = defaultdict(list)
+    for seam in find_seams(repo_map, targets):
+        # An import runs whenever the module is imported: it tells nothing about the tests.
+        if seam.path in modules.values() and seam.kind != "import":
+            by_path[seam.path].append(seam)
+    scope.seams = {p: sorted(s, key=lambda s: s.line) for p, s in by_path.items()}
+    scope.test_files = _test_files(root, repo_map, set(modules))
+    return scope
+
+
+def _own_package(module: str, path: str) -> bool:
+    if path.startswith(_NOT_PACKAGES):
+        return False
+    return "." in module or path.endswith("__init__.py") or module not in _TOOLING
+
+
+def _test_files(root: Path, repo_map: RepoMap, modules: set[str]) -> list[str]:
+    """Test modules that import a module under review, or a module that (transitively) imports
+    one; a conftest.py that does brings in every test module below it. What each test really
+    executes is measured afterwards; this only decides what runs."""
+    importers: dict[str, set[str]] = defaultdict(set)
+    for name, summary in repo_map.modules.items():
+        for imported in summary.imports:
+            importers[imported].add(name)
+    reach = set(modules)
+    todo = list(modules)
+    while todo:
+        for user in importers.get(todo.pop(), set()):
+            if user not in reach:
+                reach.add(user)
+                todo.append(user)
+    paths = {repo_map.modules[m].path for m in reach if m in repo_map.modules}
+    test_modules = [t for t in repo_map.test_files if _is_test_module(t)]
+    chosen: set[str] = set()
+    for rel in repo_map.test_files:
+        if not module_files(root, imports_of(root / rel)) & paths:
+            continue
+        if PurePosixPath(rel).name == "conftest.py":
+            folder = PurePosixPath(rel).parent.as_posix()
+            chosen.update(
+                t for t in test_modules if folder in ("", ".") or t.startswith(folder + "/")
+            )
+        elif _is_test_module(rel):
+            chosen.add(rel)
+    return sorted(chosen)
+
+
+def _is_test_module(rel: str) -> bool:
+    name = PurePosixPath(rel).name
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
