@@ -220,3 +220,11 @@ def test_check_json_and_mcp_check_carry_the_fields(tmp_path: Path) -> None:
     by_name = {t.nodeid.rsplit("::", 1)[-1]: t for f in served.files for t in f.tests}
     assert by_name["test_add_rounds_to_cents"].detects_change is True
     assert by_name["test_add_whole_numbers"].on_base == "passed"
+
+
+def test_hook_generate_mode_says_how_many_would_have_failed() -> None:
+    from agent.integrations.pre_push_generate import _outcome
+
+    line = _outcome(_report())
+    assert "run run-7" in line
+    assert "1 of 2 accepted test(s) would have failed before this change" in line

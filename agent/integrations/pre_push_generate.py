@@ -19,6 +19,7 @@ from agent.integrations.pre_push_model import hook_model
 from agent.integrations.pre_push_report import fix_command, print_scans
 from agent.integrations.pre_push_scan import RangeScan
 from agent.models.base import ModelError
+from agent.report import detection_summary
 from agent.schema import Report
 
 # Below this many seconds a run could not even start its sandbox; leave it to `itarch generate`.
@@ -104,10 +105,12 @@ def _outcome(report: Report) -> str:
     model = report.model_source
     if report.model != report.model_source:
         model = f"{report.model} ({report.model_source})"
+    detected = detection_summary(report.verdicts)
     return (
         f"run {report.run_id}: {len(report.accepted)} file(s) accepted, {len(report.bugs)} "
         f"bug(s) documented, {len(report.rejected)} test(s) rejected; stopped by "
         f"{report.stopped_by}; model {model}, ${report.cost_usd}, {report.wall_seconds:.1f}s"
+        + (f"; {detected}" if detected else "")
     )
 
 
