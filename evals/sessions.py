@@ -427,6 +427,7 @@ def run_session(
             message=str(exc),
             recorded=session.recorded,
         )
+    reset_tree(prepared.repo)
     result = replay(session, prepared.repo, itarch, timeout=timeout)
     result.setup_seconds, result.warm = prepared.setup_seconds, prepared.warm
     return result
@@ -539,6 +540,13 @@ def _same(path: Path, sha256: str | None) -> bool | None:
     if sha256 is None or not path.is_file():
         return None
     return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+
+
+def reset_tree(repo: Path) -> None:
+    """The cached target back to its last commit, should an interrupted replay have left files
+    (untracked ones only: the venv and everything else git ignores stay)."""
+    for args in (["checkout", "--quiet", "--", "."], ["clean", "-d", "--force", "--quiet"]):
+        subprocess.run(["git", *args], cwd=repo, capture_output=True, check=False)
 
 
 def start_clean(repo: Path) -> None:
