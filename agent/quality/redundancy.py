@@ -21,6 +21,7 @@ import ast
 from agent.quality import coverage as cov
 from agent.quality.baseline import FileBaseline
 from agent.quality.classify import Failure
+from agent.quality.copies import check_copies
 from agent.quality.mutation import MutationResult
 from agent.quality.oracle import shapes_by_test
 from agent.quality.sandbox_port import SandboxPort
@@ -38,6 +39,7 @@ def check_redundancy(
     baselines: dict[str, FileBaseline],
     mutation: MutationResult | None,
 ) -> None:
+    check_copies(works, scope)  # needs no trace
     if not scope.trace:
         return  # nothing traced: no evidence either way
     existing_kills: set[str] = set()

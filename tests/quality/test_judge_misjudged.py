@@ -9,7 +9,7 @@ from collections.abc import Callable
 from agent.quality import Judge
 from agent.schema import Reason
 
-from .conftest import proposed, verdicts
+from .conftest import Ledger, proposed, verdicts
 
 AT_RANDOM = """
 import os
@@ -68,3 +68,19 @@ def test_a_side_effect_of_the_body_rejects_every_parametrized_case(
         assert case.reason == Reason.SIDE_EFFECT, case
         assert "ledger/pricing.py" in case.detail
     assert found["test_clean"].reason != Reason.SIDE_EFFECT
+
+
+def test_a_copied_test_file_is_redundant_naming_the_tests_it_repeats(
+    ledger: Ledger, judges: Callable[..., Judge]
+) -> None:
+    original = (ledger.path / "tests" / "test_pricing.py").read_text(encoding="utf-8")
+    # the same tests under new names, with a docstring, new local names and another layout
+    near = original.replace("def test_", "def test_copied_").replace("(", "( ")
+    near = '"""Pricing, again."""\n' + near
+    for judge in (judges(), judges(with_context=False)):
+        path = "tests/test_pricing_again.py"
+        found = verdicts(judge.check([proposed(path, near)]), path)
+        assert found, found
+        for name, verdict in found.items():
+            assert verdict.reason == Reason.REDUNDANT, verdict
+            assert "tests/test_pricing.py::" + name.replace("copied_", "") in verdict.detail
