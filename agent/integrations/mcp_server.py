@@ -176,7 +176,10 @@ def build_server(repo: Path, *, python: str | None = None) -> MCPServer:
         description=(
             "Judge test files in the sandbox through every gate, without a model: per test "
             "'accepted', 'bug' (a strict xfail that fails on an assertion) or 'rejected' with a "
-            "reason and evidence. Same as `itarch check FILES --base REF --json`."
+            "reason and evidence. With a base, each test also runs on the base revision: "
+            "`on_base` says how it ended there and `detects_change` whether it would have "
+            "failed before the change (false: it only guards). "
+            "Same as `itarch check FILES --base REF --json`."
         ),
     )
     def check(
