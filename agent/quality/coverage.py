@@ -44,14 +44,23 @@ def as_refs(lines: Lines) -> list[str]:
 
 
 def describe_lines(lines: Lines, workspace: Path, limit: int = 4) -> str:
-    """`shop/orders.py lines 40-44 (place_order)`, for telling a model what to reach."""
+    """`shop/orders.py lines 40-44 (place_order), 60 (refund)`: each span with its function,
+    for telling a model what to reach."""
     parts = []
     for path in sorted(lines):
-        numbers = sorted(lines[path])
-        spans = _spans(numbers)
-        functions = sorted({f for n in numbers if (f := function_at(workspace, path, n))})
-        where = f" ({', '.join(functions[:limit])})" if functions else ""
-        parts.append(f"{path} lines {', '.join(spans[:limit])}{where}")
+        groups: list[tuple[str | None, list[int]]] = []
+        for n in sorted(lines[path]):
+            function = function_at(workspace, path, n)
+            if groups and groups[-1][0] == function:
+                groups[-1][1].append(n)
+            else:
+                groups.append((function, [n]))
+        shown = [
+            ", ".join(_spans(numbers)) + (f" ({function})" if function else "")
+            for function, numbers in groups[:limit]
+        ]
+        more = f", and {len(groups) - limit} more" if len(groups) > limit else ""
+        parts.append(f"{path} lines {', '.join(shown)}{more}")
     return "; ".join(parts)
 
 
@@ -69,7 +78,7 @@ def _spans(numbers: list[int]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _function_spans(path: Path, mtime: float) -> list[tuple[int, int, int, str]]:
+def _function_spans(path: Path, identity: tuple[int, ...]) -> list[tuple[int, int, int, str]]:
     """(first line incl. decorators, body start, end, name) for every function in a file."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -86,10 +95,12 @@ def _function_spans(path: Path, mtime: float) -> list[tuple[int, int, int, str]]
 def _spans_of(workspace: Path, path: str) -> list[tuple[int, int, int, str]]:
     full = workspace / path
     try:
-        mtime = full.stat().st_mtime
+        st = full.stat()
     except OSError:
         return []
-    return _function_spans(full, mtime)
+    # Not the mtime alone: a restored copy keeps the original's mtime, and a mutant written
+    # and put back within one tick would share it; a rewrite always makes a new inode.
+    return _function_spans(full, (st.st_ino, st.st_mtime_ns, st.st_size))
 
 
 def function_at(workspace: Path, path: str, line: int) -> str | None:

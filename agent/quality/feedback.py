@@ -39,12 +39,13 @@ def verdict_feedback(result: CheckResult) -> str:
     out = [f"Verdict: {len(kept)} of {len(result.files)} file(s) kept."]
     for file in result.files:
         out.append("")
-        out.extend(_file_section(file))
+        out.extend(_file_section(file, result.mutants_total))
     if result.mutants_total:
         out.append("")
         out.append(
-            f"Mutation on the change: {result.mutants_killed}/{result.mutants_total} mutants "
-            "killed by this proposal's tests."
+            f"Mutation on the change: this proposal's tests kill {result.mutants_killed} of "
+            f"{result.mutants_total} mutants of the changed lines (mutants are applied in the "
+            "test process: code a test runs in a child process is not mutated)."
         )
     out.extend(_guards(result))
     out.extend(_still_open(result))
@@ -56,7 +57,7 @@ def verdict_feedback(result: CheckResult) -> str:
     return text
 
 
-def _file_section(file: FileVerdict) -> list[str]:
+def _file_section(file: FileVerdict, mutants: int) -> list[str]:
     bugs = [t for t in file.tests if t.verdict == "bug"]
     if file.accepted:
         note = f", {len(bugs)} kept as strict xfail documenting a defect" if bugs else ""
@@ -69,7 +70,11 @@ def _file_section(file: FileVerdict) -> list[str]:
         )
     lines = [head]
     if file.mutation_score is not None:
-        lines.append(f"  mutation score on the change: {file.mutation_score:.0%}")
+        killed = round(file.mutation_score * mutants)
+        lines.append(
+            f"  its tests kill {killed} of the {mutants} mutants of the changed lines "
+            "(evidence of what they pin; not a condition for keeping the file)"
+        )
     for test in file.tests:
         lines.extend(
             _test_lines(test, show_details=not file.accepted or test.verdict != "accepted")

@@ -176,6 +176,25 @@ def _candidates(tree: ast.Module, skip: set[int]) -> Iterator[tuple[_Span, str, 
             yield span, "handler_pass", "pass"
 
 
+_TYPING_NAMES = frozenset(
+    {"Union", "Optional", "Callable", "Literal", "Annotated", "TypeVar", "NewType", "TypeAlias"}
+    | {"Dict", "List", "Tuple", "Set", "FrozenSet", "Type", "Mapping", "Sequence", "Iterable"}
+)
+
+
+def _is_type_alias(node: ast.Assign | ast.AnnAssign, value: ast.expr) -> bool:
+    """`StrPath = Union[str, "os.PathLike[str]"]`, `T = TypeVar("T")`: only type checkers read
+    them, so a mutant there survives every test and says nothing about the tests."""
+    if isinstance(node, ast.AnnAssign) and "TypeAlias" in ast.unparse(node.annotation):
+        return True
+    target = value.func if isinstance(value, ast.Call) else value
+    while isinstance(target, ast.Subscript | ast.Attribute):
+        if isinstance(target, ast.Attribute) and target.attr in _TYPING_NAMES:
+            return True
+        target = target.value
+    return isinstance(target, ast.Name) and target.id in _TYPING_NAMES
+
+
 def _changed_constant(value: object) -> tuple[bool, Any]:
     if isinstance(value, bool):
         return True, not value
@@ -293,7 +312,10 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
             annotations.extend(node.decorator_list)
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
-        elif isinstance(node, ast.ClassDef):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            if _is_type_alias(node, node.value):
+                annotations.append(node.value)
+        if isinstance(node, ast.ClassDef):
             annotations.extend(node.decorator_list)
         elif isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id in {"__all__", "__version__"} for t in node.targets

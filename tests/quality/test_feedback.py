@@ -53,7 +53,7 @@ def test_feedback_lists_each_verdict_and_what_to_fix() -> None:
     assert "test_total: rejected [fails] fails on the current code: assert 6.0 == 5.0" in text
     assert "to fix:" in text
     assert "E   assert 6.0 == 5.0" in text  # the tail of the traceback is kept
-    assert "Mutation on the change: 2/4" in text
+    assert "this proposal's tests kill 2 of 4 mutants" in text
     last = text.rstrip().splitlines()[-1]
     assert last.startswith("Next:") and "tests/test_bad.py" in last
     assert "tests/test_kept.py" not in last

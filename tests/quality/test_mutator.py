@@ -116,3 +116,17 @@ def test_limit_spreads_over_the_file() -> None:
 
 def test_unparseable_source_gives_no_mutants() -> None:
     assert generate_mutants("x.py", "def broken(:\n") == []
+
+
+def test_type_aliases_are_not_mutated_they_only_speak_to_type_checkers() -> None:
+    source = (
+        "import os\n"
+        "import typing\n"
+        "from typing import TypeVar, Union\n"
+        'StrPath = Union[str, "os.PathLike[str]"]\n'
+        'T = TypeVar("T")\n'
+        "Maybe = typing.Optional[int]\n"
+        "LIMIT = compute(3)\n"
+    )
+    described = [m.description for m in generate_mutants("m.py", source)]
+    assert described == ["`compute(3)` -> `None`", "`3` -> `4`"]
