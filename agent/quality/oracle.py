@@ -9,6 +9,7 @@ library. Helpers and fixtures defined in the same file count when they themselve
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path, PurePosixPath
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
@@ -52,14 +53,21 @@ class _FunctionIndex:
                 self.methods[node.name] = {
                     item.name: item for item in node.body if isinstance(item, FunctionNode)
                 }
-        self._memo: dict[int, bool] = {}
+        self._memo: dict[tuple[int, bool], bool] = {}
 
-    def has_oracle(self, func: FunctionNode, cls: str | None) -> bool:
-        key = id(func)
+    def has_oracle(self, func: FunctionNode, cls: str | None, *, helper: bool = False) -> bool:
+        """`helper`: `func` is called by a test (a helper or fixture), where raising any
+        exception is a check: `def check(x): if not ok(x): raise ValueError(x)`."""
+        key = (id(func), helper)
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = False  # recursion guard: a cycle adds no oracle
-        found = self._direct_oracle(func) or self._oracle_via_helpers(func, cls)
+        found = (
+            self._direct_oracle(func)
+            or (helper and _raises(func))
+            or self._oracle_via_helpers(func, cls)
+            or (not helper and _says_it_does_not_raise(func))
+        )
         self._memo[key] = found
         return found
 
@@ -85,12 +93,16 @@ class _FunctionIndex:
                 return True
             if fixture is None and self.external.get(arg.arg):
                 return True
-        # Helpers it calls: `helper(...)`, `self.helper(...)`, `cls.helper(...)`.
+        # Helpers it calls: `helper(...)`, `self.helper(...)`, `cls.helper(...)`, and ones
+        # from the conftest.py files and helper modules of the tests' folders.
         for node in ast.walk(func):
             if not isinstance(node, ast.Call):
                 continue
             helper = self._resolve(node.func, cls)
-            if helper is not None and helper is not func and self.has_oracle(helper, cls):
+            if helper is not None:
+                if helper is not func and self.has_oracle(helper, cls, helper=True):
+                    return True
+            elif self.external.get(_called_key(node.func)):
                 return True
         return False
 
@@ -109,20 +121,101 @@ class _FunctionIndex:
 
 def conftest_fixture_oracles(root: Path, test_path: str) -> dict[str, bool]:
     """Fixtures defined in the conftest.py files from `test_path`'s folder up to `root`, nearest
-    definition winning, each with whether it holds an oracle."""
+    definition winning, each with whether it holds an oracle. Also the helper functions a test
+    may import and call from those conftest.py files and the other non-test modules of the
+    tests' folders (`from .helpers import check_row`), keyed `name()`: whether each checks
+    (asserts, or raises on what it finds)."""
     found: dict[str, bool] = {}
     folder = PurePosixPath(test_path).parent
     chain = [folder, *folder.parents]
     for directory in reversed(chain):  # farthest first, so nearer ones override
         conftest = root / directory / "conftest.py"
-        try:
-            tree = ast.parse(conftest.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
+        tree = _parsed(conftest)
+        if tree is None:
             continue
         index = _FunctionIndex(tree)
         for name, func in index.functions.items():
             found[name] = index.has_oracle(func, None)
+            found[name + "()"] = index.has_oracle(func, None, helper=True)
+    for directory in chain:
+        if directory == PurePosixPath(".") and chain != [directory]:
+            break  # the repository's top level holds the project, not test helpers
+        for module in _helper_modules(root / directory):
+            tree = _parsed(module)
+            if tree is None:
+                continue
+            index = _FunctionIndex(tree)
+            for name, func in index.functions.items():
+                if not name.startswith("test") and name + "()" not in found:
+                    found[name + "()"] = index.has_oracle(func, None, helper=True)
     return found
+
+
+_MAX_HELPER_MODULES = 20
+
+
+def _helper_modules(folder: Path) -> list[Path]:
+    try:
+        names = sorted(p.name for p in folder.iterdir() if p.suffix == ".py")
+    except OSError:
+        return []
+    return [
+        folder / name
+        for name in names
+        if not name.startswith("test") and not name.endswith("_test.py") and name != "conftest.py"
+    ][:_MAX_HELPER_MODULES]
+
+
+def _parsed(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _called_key(target: ast.expr) -> str:
+    """`check(...)` or `helpers.check(...)` -> `check()`; calls on `self` resolve locally."""
+    if isinstance(target, ast.Name):
+        return target.id + "()"
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id not in {"self", "cls"}
+    ):
+        return target.attr + "()"
+    return ""
+
+
+def _raises(func: FunctionNode) -> bool:
+    """A helper that raises an exception of its own (not a bare re-raise) checks something."""
+    return any(
+        isinstance(node, ast.Raise) and node.exc is not None
+        for node in _checked_nodes(func)
+        if not isinstance(node, ast.ExceptHandler)
+    )
+
+
+_NO_RAISE = re.compile(
+    r"(does|do|should|must|will)(_| )?n[o']?t(_| )(raise|fail|error|throw|crash)"
+    r"|(no|without)(_| )(an(_| ))?(error|exception|raise|crash)s?(?![a-z])"
+    r"|(^|_)no(_)?raises?($|_)"
+)
+
+
+def _says_it_does_not_raise(func: FunctionNode) -> bool:
+    """An explicit "does not raise" test: its name or docstring says so, and its body calls
+    something (whose raising would fail it), or it uses a `does_not_raise()` context."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.With | ast.AsyncWith) and any(
+            _name(item.context_expr.func if isinstance(item.context_expr, ast.Call) else None)
+            in {"does_not_raise", "not_raises"}
+            for item in node.items
+        ):
+            return True
+    doc = ast.get_docstring(func) or ""
+    if not (_NO_RAISE.search(func.name.lower()) or _NO_RAISE.search(doc.lower())):
+        return False
+    return any(isinstance(node, ast.Call) for node in ast.walk(func))
 
 
 def shapes_by_test(tree: ast.Module) -> dict[str, set[str]]:

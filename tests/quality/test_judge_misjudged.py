@@ -84,3 +84,52 @@ def test_a_copied_test_file_is_redundant_naming_the_tests_it_repeats(
         for name, verdict in found.items():
             assert verdict.reason == Reason.REDUNDANT, verdict
             assert "tests/test_pricing.py::" + name.replace("copied_", "") in verdict.detail
+
+
+CHECKED_THROUGH_HELPERS = """
+import pytest
+
+from ledger.pricing import subtotal, total
+
+
+def check_subtotal(items, expected):
+    if subtotal(items) != expected:
+        raise ValueError(f"subtotal of {items} is not {expected}")
+
+
+def refuses(items):
+    with pytest.raises(TypeError):
+        total(items)
+
+
+def test_subtotal_through_a_raising_helper():
+    check_subtotal([(2, 4.0)], 8.0)
+
+
+def test_refusal_through_a_helper():
+    refuses(None)
+
+
+def test_total_of_an_empty_cart_does_not_raise():
+    total([])
+
+
+def test_total_runs():
+    total([(3, 10.0)])
+"""
+
+
+def test_checks_made_by_local_helpers_count_and_assert_free_tests_do_not(
+    judges: Callable[..., Judge],
+) -> None:
+    path = "tests/test_through_helpers.py"
+    found = verdicts(
+        judges(with_context=False).check([proposed(path, CHECKED_THROUGH_HELPERS)]), path
+    )
+    for name in (
+        "test_subtotal_through_a_raising_helper",
+        "test_refusal_through_a_helper",
+        "test_total_of_an_empty_cart_does_not_raise",
+    ):
+        assert found[name].verdict == "accepted", found[name]
+    assert found["test_total_runs"].reason == Reason.NO_ASSERTIONS

@@ -35,6 +35,23 @@ CHECKS = {
         "import pytest\n\n@pytest.fixture\ndef checked():\n    yield 1\n    assert done()\n\n"
         "def test_fixture_asserts(checked):\n    go(checked)\n"
     ),
+    "test_helper_raises": (
+        "def check(x):\n    if not x:\n        raise ValueError(x)\n\n"
+        "def test_helper_raises():\n    check(go())\n"
+    ),
+    "test_helper_holds_raises": (
+        "def refused(v):\n    with pytest.raises(ValueError):\n        parse(v)\n\n"
+        "def _both(v):\n    refused(v)\n\n"
+        "def test_helper_holds_raises():\n    _both('x')\n"
+    ),
+    "test_does_not_raise": "def test_does_not_raise():\n    parse('1')\n",
+    "test_empty_file_loads": (
+        'def test_empty_file_loads():\n    """An empty file loads without errors."""\n'
+        "    load('')\n"
+    ),
+    "test_with_does_not_raise": (
+        "def test_with_does_not_raise():\n    with does_not_raise():\n        parse('1')\n"
+    ),
 }
 
 NO_CHECKS = {
@@ -47,6 +64,11 @@ NO_CHECKS = {
     "test_print": "def test_print():\n    print(go())\n",
     "test_helper_without_assert": (
         "def _run():\n    return go()\n\ndef test_helper_without_assert():\n    _run()\n"
+    ),
+    "test_no_error_but_calls_nothing": "def test_no_error_but_calls_nothing():\n    x = 1\n",
+    "test_raise_only_reraised": (
+        "def _run():\n    try:\n        go()\n    except OSError:\n        raise\n\n"
+        "def test_raise_only_reraised():\n    _run()\n"
     ),
     "test_cycle": ("def _a():\n    _b()\n\ndef _b():\n    _a()\n\ndef test_cycle():\n    _a()\n"),
 }
@@ -115,7 +137,10 @@ def test_conftest_fixtures_that_check_count(tmp_path: Path) -> None:
         "import pytest\n\n@pytest.fixture\ndef client():\n    yield 2\n    assert closed()\n"
     )
     fixtures = conftest_fixture_oracles(tmp_path, "tests/api/test_x.py")
-    assert fixtures == {"no_errors": True, "client": True}
+    assert {k: v for k, v in fixtures.items() if "(" not in k} == {
+        "no_errors": True,
+        "client": True,
+    }
     source = "def test_a(no_errors):\n    go()\n\ndef test_b(other):\n    go()\n"
     assert oracle_map(ast.parse(source), fixtures) == {"test_a": True, "test_b": False}
     assert conftest_fixture_oracles(tmp_path, "tests/test_y.py")["client"] is False
@@ -139,3 +164,32 @@ def test_oracle_shapes_ignore_literals_and_local_names() -> None:
     assert oracle_shapes(first) == oracle_shapes(reworded)
     assert oracle_shapes(first) == {"assert total([(C, C)]) == C", "assert V.get(C) is not C"}
     assert not oracle_shapes(other) <= oracle_shapes(first)
+
+
+def test_helpers_imported_from_the_tests_folders_count(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "helpers.py").write_text(
+        "def check_row(row):\n    if row is None:\n        raise ValueError('no row')\n\n"
+        "def make_row():\n    return {}\n"
+    )
+    (tmp_path / "tests" / "conftest.py").write_text(
+        "def assert_same(a, b):\n    if a != b:\n        raise AssertionError((a, b))\n"
+    )
+    (tmp_path / "setup_helpers.py").write_text("def top_helper(x):\n    assert x\n")
+    helpers = conftest_fixture_oracles(tmp_path, "tests/test_rows.py")
+    source = (
+        "from tests import helpers\nfrom tests.conftest import assert_same\n"
+        "from .helpers import check_row, make_row\n\n"
+        "def test_direct():\n    check_row(load())\n\n"
+        "def test_by_module():\n    helpers.check_row(load())\n\n"
+        "def test_conftest_helper():\n    assert_same(load(), 1)\n\n"
+        "def test_maker_only():\n    make_row()\n\n"
+        "def test_top_level_is_not_a_test_helper():\n    top_helper(1)\n"
+    )
+    assert oracle_map(ast.parse(source), helpers) == {
+        "test_direct": True,
+        "test_by_module": True,
+        "test_conftest_helper": True,
+        "test_maker_only": False,
+        "test_top_level_is_not_a_test_helper": False,
+    }
