@@ -450,6 +450,8 @@ def _my_processes() -> set[tuple[int, str]]:
     double-forked daemon, a child of a process that already exited) counts as ours too.
     """
     me = _GETPID()
+    if not _has_children(me):
+        return set()
     table: dict[int, tuple[int, str]] = {}
     try:
         names = _LISTDIR("/proc")
@@ -476,6 +478,20 @@ def _my_processes() -> set[tuple[int, str]]:
         if parent == me and pid != me:
             found.add((pid, started))
     return found
+
+
+def _has_children(me: int) -> bool:
+    """Whether this process has a child (a cheap look before reading the whole process table):
+    as the subreaper, every living descendant has a chain of parents up to one. Without the
+    kernel's children lists, assume so."""
+    try:
+        for task in _LISTDIR(f"/proc/{me}/task"):
+            with _OPEN(f"/proc/{me}/task/{task}/children", encoding="ascii") as handle:
+                if handle.read().strip():
+                    return True
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 class _ItemRecord:
