@@ -20,7 +20,7 @@ CLI), and whenever the user asks for integration tests, seam coverage, or proof 
 work together. It grounds itself with `itarch context`, proves every test with `itarch check`, and \
 reports suspected bugs as strict xfails instead of weakening assertions.
 tools: Read, Grep, Glob, Write, Edit, Bash, mcp__itarch__context, mcp__itarch__check, \
-mcp__itarch__read_report
+mcp__itarch__read_report, mcp__itarch__review
 model: sonnet
 ---
 """

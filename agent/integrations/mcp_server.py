@@ -26,6 +26,8 @@ from agent.context import build_context, render_context
 from agent.journal import RUNS_DIR, Journal
 from agent.log import get_logger
 from agent.pipeline import check as run_check
+from agent.review import review as run_review
+from agent.review.model import ReviewResult
 from agent.schema import CheckResult, Context, Report
 
 log = get_logger(__name__)
@@ -41,7 +43,8 @@ INSTRUCTIONS = (
     "existing tests and conventions; write test files; call `check` with their paths and the "
     "same base to get a verdict per test (accepted, bug, or rejected with evidence); repair until "
     "every test is accepted or documents a bug. `read_report` returns the report of an "
-    "`itarch generate` run."
+    "`itarch generate` run. `review` shows how well the existing tests cover modules: the seams "
+    "and error paths no test executes, and the weak tests."
 )
 
 
@@ -139,6 +142,13 @@ class Tools:
     def read_report(self, run_id: str | None) -> Report:
         return self._run("read_report", lambda: find_report(self.repo, run_id))
 
+    def review(self, modules: list[str] | None, mutation: bool) -> ReviewResult:
+        def body() -> ReviewResult:
+            settings = load_settings(self.repo, python=self.python)
+            return run_review(self.repo, settings=settings, modules=modules, mutation=mutation)
+
+        return self._run("review", body)
+
 
 def build_server(repo: Path, *, python: str | None = None) -> MCPServer:
     tools = Tools(repo, python=python)
@@ -203,6 +213,27 @@ def build_server(repo: Path, *, python: str | None = None) -> MCPServer:
         ] = None,
     ) -> Report:
         return tools.read_report(run_id)
+
+    @server.tool(
+        name="review",
+        description=(
+            "How well the existing tests cover modules, from what they execute: per module its "
+            "seams and the tests that execute each, the untested seams and public functions "
+            "(most code first), the error paths no test takes, and the weak tests (no "
+            "assertions, flaky, order dependent, side effects, redundant; with mutation, tests "
+            "that kill none of their seam's mutants). Same as `itarch review --json`."
+        ),
+    )
+    def review(
+        modules: Annotated[
+            list[str] | None,
+            Field(description="Dotted module names or source paths; omit for the whole project."),
+        ] = None,
+        mutation: Annotated[
+            bool, Field(description="Also run mutants of the tested seams (slower).")
+        ] = False,
+    ) -> ReviewResult:
+        return tools.review(modules, mutation)
 
     return server
 

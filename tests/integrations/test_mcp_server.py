@@ -21,6 +21,7 @@ from agent.context import build_context, render_context
 from agent.examples import ShopRepo
 from agent.integrations.mcp_server import context_budget
 from agent.journal import Journal
+from agent.review.model import ReviewResult
 from agent.schema import (
     AcceptedFile,
     CheckResult,
@@ -114,7 +115,7 @@ def test_serves_context_check_and_read_report_with_typed_schemas(shop: ShopRepo)
 
     tools = with_session(server_params(shop.path), talk)
 
-    assert set(tools) == {"context", "check", "read_report"}
+    assert set(tools) == {"context", "check", "read_report", "review"}
     assert tools["check"].input_schema["required"] == ["files"]
     assert set(tools["context"].input_schema["properties"]) >= {"base", "modules"}
     # Output schemas are the Pydantic models' own, so clients can rely on the JSON shapes.
@@ -122,6 +123,7 @@ def test_serves_context_check_and_read_report_with_typed_schemas(shop: ShopRepo)
     assert set(outputs["context"]["properties"]) == set(Context.model_fields)
     assert set(outputs["check"]["properties"]) == set(CheckResult.model_fields)
     assert set(outputs["read_report"]["properties"]) == set(Report.model_fields)
+    assert set(outputs["review"]["properties"]) == set(ReviewResult.model_fields)
 
 
 def test_context_is_the_change_seen_from_the_servers_working_directory(shop: ShopRepo) -> None:
