@@ -61,10 +61,11 @@ def review(
         python = find_python(repo, settings.python)
         with Sandbox(repo, python, settings.sandbox) as sandbox:
             result.isolation = sandbox.level
-            ensure_suite_collects(sandbox, settings.tests_root or "tests")
             say(f"running {len(scope.test_files)} test file(s) with line tracing")
             trace = sorted(scope.modules.values())
             seen = runs.first_run(sandbox, scope.test_files, trace)
+            if not seen.order:  # nothing ran: say why when it is the environment's fault
+                ensure_suite_collects(sandbox, settings.tests_root or "tests")
             say(f"{len(seen.order)} test(s) ran; {len(seen.passed)} passed")
             if settings.reruns > 0:
                 say(f"rerunning them {settings.reruns} time(s): reverse order, then shuffled")

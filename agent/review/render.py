@@ -78,7 +78,7 @@ def to_markdown(result: ReviewResult) -> str:
             out += ["| seam | kind | detail | tests |", "|---|---|---|---|"]
             for seam in module.seams:
                 tests = str(len(seam.tests)) if seam.tests else "**untested**"
-                out.append(f"| `{seam.id}` | {seam.kind} | {_cell(seam.detail)} | {tests} |")
+                out.append(f"| `{_cell(seam.id)}` | {seam.kind} | {_cell(seam.detail)} | {tests} |")
             out.append("")
         if module.untested_functions:
             names = ", ".join(f"`{f.name}` ({f.lines} lines)" for f in module.untested_functions)
@@ -93,7 +93,7 @@ def to_markdown(result: ReviewResult) -> str:
         if module.weak_tests:
             out += ["| weak test | reason | detail |", "|---|---|---|"]
             out += [
-                f"| `{w.nodeid}` | {w.reason.value} | {_cell(w.detail)} |"
+                f"| `{_cell(w.nodeid)}` | {w.reason.value} | {_cell(w.detail)} |"
                 for w in module.weak_tests
             ]
             out.append("")

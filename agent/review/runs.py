@@ -228,15 +228,17 @@ def mutate_seams(
         return out
     passed = seen.passed
     durations = {n: seen.first[n].duration for n in passed}
+    assigned: dict[str, int] = {}  # so that every test meets some mutants of what it runs
     for mutant in mutants:
         reached = [n for n in passed if mutant.line in seen.lines[n].get(mutant.path, set())]
         chosen: list[str] = []
         functions: set[str] = set()
-        for nodeid in sorted(reached, key=lambda n: durations.get(n, 0.5)):
+        for nodeid in sorted(reached, key=lambda n: (assigned.get(n, 0), durations.get(n, 0.5))):
             function = nodeid.split("[", 1)[0]
             if function not in functions and len(chosen) < _MAX_TESTS_PER_MUTANT:
                 functions.add(function)
                 chosen.append(nodeid)
+                assigned[nodeid] = assigned.get(nodeid, 0) + 1
         out.tests_for[mutant.id] = chosen
         for seam_id, (path, lines) in seam_lines.items():
             if mutant.path == path and mutant.line in lines:

@@ -143,7 +143,7 @@ def error_sites(func: Function) -> list[ErrorSite]:
                 continue
             if isinstance(child, ast.Raise) and not in_handler:
                 sites.append(ErrorSite("raise", child.lineno, _short(f"raise {_raised(child)}")))
-            elif isinstance(child, ast.Return) and child.value is not None:
+            elif isinstance(child, ast.Return) and child.value is not None and not in_handler:
                 status = _status(child.value)
                 if status is not None:
                     sites.append(ErrorSite("status", child.lineno, f"return {status}"))
