@@ -41,10 +41,25 @@ def check_copies(works: list[FileWork], scope: Scope) -> None:
     for work, _ in wanted:
         if work.path not in keys_of and work.facts.tree is not None:
             keys_of[work.path] = _keys(work.facts.tree, scope.workspace, work.path)
+    # A file holds a copy only if its text has every name a candidate uses: most files are
+    # only read, never parsed.
+    needs = [
+        _global_names(func)
+        for work, _ in wanted
+        if work.facts.tree is not None
+        for qualname, func in iter_test_functions(work.facts.tree)
+        if qualname in {t.qualname for w, t in wanted if w is work}
+    ]
     proposed = {w.path for w in works}
     existing: dict[str, str] = {}  # key -> nodeid of the existing test
     for path in _test_files(scope):
         if path in proposed:
+            continue
+        try:
+            text = (scope.workspace / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if not any(all(name in text for name in names) for names in needs):
             continue
         for key, qualname in _existing_keys(scope.workspace, path).items():
             existing.setdefault(key, f"{path}::{qualname}")
@@ -141,6 +156,16 @@ def _module_definitions(tree: ast.Module) -> dict[str, str]:
                     if isinstance(name, ast.Name):
                         found[name.id] = ast.dump(node)
     return found
+
+
+def _global_names(func: FunctionNode) -> set[str]:
+    """The names a test uses that a copy keeps: all but its own name and its local names."""
+    local = {
+        n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    names = {n.id for n in ast.walk(func) if isinstance(n, ast.Name)} - local
+    names |= {n.attr for n in ast.walk(func) if isinstance(n, ast.Attribute)}
+    return names | _fixture_names(func)
 
 
 def _fixture_names(func: FunctionNode) -> set[str]:
