@@ -276,26 +276,28 @@ def _mutation(
     if result is None or (result.attempted and not result.applied):
         seen.notes.append("mutation: no mutant could be run against the existing tests")
         return
+    # Per test, over every seam it executes: the mutants it was run against and those it killed.
+    ran: dict[str, set[str]] = {}
+    killed: dict[str, set[str]] = {}
     for seam_id, tests in executes.items():
         mutants = [m for m in found.of_seam.get(seam_id, []) if m in result.applied]
         for nodeid in tests:
             function = nodeid.split("[", 1)[0]
-            ran = [
-                m
-                for m in mutants
-                if any(t.split("[", 1)[0] == function for t in found.tests_for.get(m, []))
-            ]
-            if not ran:
-                continue
-            killed = [
-                m
-                for m in ran
-                if any(k.split("[", 1)[0] == function for k in result.killed_by.get(m, set()))
-            ]
-            if not killed:
-                seen.flag(
-                    nodeid,
-                    Reason.KILLS_NO_MUTANT,
-                    f"executes {seam_id} but kills none of the {len(ran)} mutant(s) of its "
-                    "code it was run against",
-                )
+            for m in mutants:
+                if not any(t.split("[", 1)[0] == function for t in found.tests_for.get(m, [])):
+                    continue
+                ran.setdefault(nodeid, set()).add(m)
+                if any(k.split("[", 1)[0] == function for k in result.killed_by.get(m, set())):
+                    killed.setdefault(nodeid, set()).add(m)
+    seams_of = {m: s for s, ms in found.of_seam.items() for m in ms}
+    for nodeid, tried in ran.items():
+        if killed.get(nodeid):
+            continue
+        names = sorted({seams_of[m] for m in tried if m in seams_of})
+        more = f" and {len(names) - 2} more" if len(names) > 2 else ""
+        seen.flag(
+            nodeid,
+            Reason.KILLS_NO_MUTANT,
+            f"executes {', '.join(names[:2])}{more} but kills none of the {len(tried)} "
+            "mutant(s) of that code it was run against",
+        )
