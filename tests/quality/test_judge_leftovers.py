@@ -37,6 +37,13 @@ def test_waits_for_its_children():
     assert [p.wait() for p in procs] == [0, 0, 0]
 
 
+def test_uses_a_process_pool_and_closes_it():
+    import multiprocessing
+
+    with multiprocessing.get_context("forkserver").Pool(1) as pool:
+        assert pool.apply(abs, (-3,)) == 3  # the forkserver stays: Python's, not the test's
+
+
 def test_starts_many_and_returns():
     for _ in range(40):
         subprocess.Popen(["sleep", "1"])

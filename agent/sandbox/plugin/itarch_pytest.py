@@ -480,6 +480,23 @@ def _my_processes() -> set[tuple[int, str]]:
     return found
 
 
+# Processes Python itself keeps for the life of the interpreter once a test uses them
+_INTERPRETER_HELPERS = (
+    b"multiprocessing.resource_tracker",
+    b"multiprocessing.forkserver",
+    b"multiprocessing.semaphore_tracker",
+)
+
+
+def _interpreter_helper(pid: int) -> bool:
+    try:
+        with _OPEN(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+    except OSError:
+        return False
+    return any(helper in command for helper in _INTERPRETER_HELPERS)
+
+
 def _has_children(me: int) -> bool:
     """Whether this process has a child (a cheap look before reading the whole process table):
     as the subreaper, every living descendant has a chain of parents up to one. Without the
@@ -710,7 +727,8 @@ class _Plugin:
         if record.started:
             # Started by the test's own body and still running once its fixtures are torn
             # down: left behind, whoever their parent is now.
-            record.leftover = len(record.started & _my_processes())
+            left = record.started & _my_processes()
+            record.leftover = sum(1 for pid, _ in left if not _interpreter_helper(pid))
         result = record.result(list(self.guard.attempts), lines)
         if result["timed_out"]:
             self.hung.setdefault(family_of(nodeid), nodeid)
