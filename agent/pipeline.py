@@ -182,6 +182,7 @@ def _context(
         modules=modules,
         budget_tokens=tokens or settings.context_tokens,
         tests_root=settings.tests_root,
+        python=settings.python,
     )
 
 

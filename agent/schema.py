@@ -215,6 +215,28 @@ class ChangedFile(BaseModel):
     status: Literal["added", "modified", "deleted", "renamed", "untracked"]
     added_lines: list[int] = Field(default_factory=list)  # line numbers in the new file
     module: str | None = None  # dotted module name for Python files
+    # Same AST once formatting, comments and docstrings are normalised: no behaviour changed
+    cosmetic: bool = False
+    # The added lines inside changed behaviour (None: not compared, all of them count)
+    behaviour_lines: list[int] | None = None
+
+
+class BehaviourNote(BaseModel):
+    """One behavioural change: a new/changed/removed function, a branch, an environment or
+    configuration read, I/O."""
+
+    path: str
+    line: int
+    kind: str  # "new function", "changed function", "removed", "branch", "environment", ...
+    detail: str
+
+
+class ModuleName(BaseModel):
+    """A module-level assignment the changed code uses (`hookspec = HookspecMarker(...)`)."""
+
+    path: str
+    line: int
+    source: str
 
 
 class Symbol(BaseModel):
@@ -246,6 +268,7 @@ class Seam(BaseModel):
     symbol: str = ""  # enclosing function/class
     detail: str = ""  # e.g. "POST /orders", "shop.payments", "bus.publish('order.paid')"
     changed: bool = False  # on or inside a changed line / function
+    changed_lines: int = 0  # changed lines it contains or calls into (its rank)
 
 
 class ExistingTest(BaseModel):
@@ -258,6 +281,8 @@ class ExistingTest(BaseModel):
 class Conventions(BaseModel):
     tests_root: str = "tests"
     pytest_config: str = ""  # the [tool.pytest.ini_options] / pytest.ini text
+    # folder -> its own pytest configuration, for the packages of a monorepo the change is in
+    package_pytest_configs: dict[str, str] = Field(default_factory=dict)
     fixtures: list[str] = Field(default_factory=list)  # "conftest path: fixture(signature)"
     standards: str = ""  # CONTRIBUTING / coding standards text, trimmed
     standards_path: str = ""
@@ -270,6 +295,9 @@ class Context(BaseModel):
     uncommitted: bool = False  # the change includes work not committed in head
     diff: str = ""
     changed: list[ChangedFile] = Field(default_factory=list)
+    behaviour: list[BehaviourNote] = Field(default_factory=list)  # what the change does
+    module_names: list[ModuleName] = Field(default_factory=list)  # names the changed code uses
+    python: str = ""  # the target's Python: interpreter version, requires-python
     modules: list[str] = Field(default_factory=list)  # changed (or requested) modules
     repo_map: list[ModuleSummary] = Field(default_factory=list)
     seams: list[Seam] = Field(default_factory=list)

@@ -36,6 +36,7 @@ def context(
             modules=module or None,
             budget_tokens=budget or settings.context_tokens,
             tests_root=settings.tests_root,
+            python=settings.python,
         )
     if as_json:
         emit_json(built.model_dump_json(indent=2))

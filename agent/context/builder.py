@@ -3,13 +3,17 @@ and conventions, fitted to a token budget."""
 
 from __future__ import annotations
 
+import ast
+import tomllib
 from pathlib import Path
 
+from agent.context import behaviour as behave
 from agent.context.budget import fit_to_budget, shared_prefix
 from agent.context.conventions import find_conventions
-from agent.context.diff import GitRepo, change, split_patch
+from agent.context.diff import Change, GitRepo, change, split_patch
 from agent.context.errors import ContextError
-from agent.context.files import ModuleNamer, discover_python_files, is_test_path
+from agent.context.files import ModuleNamer, discover_python_files, is_test_path, read_text
+from agent.context.names import used_assignments
 from agent.context.render import render_context
 from agent.context.repo_map import (
     RepoMap,
@@ -21,13 +25,14 @@ from agent.context.repo_map import (
 from agent.context.seams import Target, find_seams
 from agent.context.tests_index import TargetModules, find_existing_tests
 from agent.log import get_logger
-from agent.schema import ChangedFile, Context, ModuleSummary
+from agent.schema import BehaviourNote, ChangedFile, Context, ModuleName, ModuleSummary
 
 __all__ = ["build_context", "render_context"]
 
 log = get_logger(__name__)
 
 MAX_EXISTING_TESTS = 40
+MAX_MODULE_NAMES = 60
 
 
 def build_context(
@@ -38,6 +43,7 @@ def build_context(
     modules: list[str] | None = None,
     budget_tokens: int = 60_000,
     tests_root: str | None = None,
+    python: str | None = None,
 ) -> Context:
     """What the model needs to know about a change.
 
@@ -48,9 +54,12 @@ def build_context(
     if not root.is_dir():
         raise ContextError(f"{root} is not a directory")
     diff_text, changed, uncommitted = "", list[ChangedFile](), False
+    notes: list[BehaviourNote] = []
+    names: list[ModuleName] = []
     if base is not None or not modules:
         found = change(root, base, head)
         diff_text, changed, uncommitted = found.patch, found.files, found.uncommitted
+        notes, names = _judge_behaviour(root, found)
 
     sources, tests = discover_python_files(root)
     namer = ModuleNamer(root)
@@ -62,14 +71,17 @@ def build_context(
         diff_text = "".join(c for path, c in split_patch(diff_text) if path in focus.values())
         by_path = {f.path: f for f in changed}
         targets = [
-            Target(m, p, set(by_path[p].added_lines) if p in by_path else None)
+            Target(m, p, set(_lines(by_path[p])) if p in by_path else None)
             for m, p in focus.items()
         ]
+        notes = [n for n in notes if n.path in focus.values()]
+        names = [n for n in names if n.path in focus.values()]
     else:
+        # A cosmetic change (formatting, comments, docstrings) is listed but is no target.
         targets = [
-            Target(f.module, f.path, set(f.added_lines), deleted=f.status == "deleted")
+            Target(f.module, f.path, set(_lines(f)), deleted=f.status == "deleted")
             for f in changed
-            if f.module and f.path.endswith(".py") and not is_test_path(f.path)
+            if f.module and f.path.endswith(".py") and not is_test_path(f.path) and not f.cosmetic
         ]
     committed = _committed_sources(root, head, targets) if head != "HEAD" else {}
     _summarize_committed(repo_map, committed, targets)
@@ -78,8 +90,8 @@ def build_context(
     target_modules = [t.module for t in targets]
     wanted = TargetModules(modules={t.module: t.path for t in targets})
     for module in target_modules:
-        for package, names in reexports(repo_map, module).items():
-            wanted.reexports.setdefault(package, set()).update(names)
+        for package, exported in reexports(repo_map, module).items():
+            wanted.reexports.setdefault(package, set()).update(exported)
     known = set(repo_map.modules) | set(wanted.modules)
     existing = find_existing_tests(root, tests, wanted, known, namer)
     dropped = []
@@ -95,11 +107,16 @@ def build_context(
         uncommitted=uncommitted,
         diff=diff_text,
         changed=changed,
+        behaviour=notes,
+        module_names=names[:MAX_MODULE_NAMES],
         modules=target_modules,
         repo_map=_ordered_map(repo_map, set(target_modules)),
         seams=seams,
         existing_tests=existing,
-        conventions=find_conventions(root, tests, tests_root),
+        conventions=find_conventions(
+            root, tests, tests_root, [f.path for f in changed] + [t.path for t in targets]
+        ),
+        python=target_python(root, python),
         dropped=dropped,
     )
     fitted = fit_to_budget(ctx, budget_tokens)
@@ -112,6 +129,82 @@ def build_context(
         dropped=len(fitted.dropped),
     )
     return fitted
+
+
+def target_python(root: Path, explicit: str | None = None) -> str:
+    """The target's Python: the interpreter its tests run with (as the sandbox picks it) and the
+    version range the project declares."""
+    # Imported here: only a context of a real change needs the sandbox package.
+    from agent.sandbox.errors import SandboxError
+    from agent.sandbox.python import find_python, inspect_python
+
+    parts = []
+    try:
+        info = inspect_python(find_python(root, explicit))
+        where = Path(info.executable)
+        try:
+            shown = where.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            shown = str(where)
+        parts.append(f"Python {info.version} ({shown})")
+    except SandboxError as exc:
+        log.debug("target python unknown", reason=str(exc))
+    requires = requires_python(root)
+    if requires:
+        parts.append(f"requires-python {requires}")
+    return "; ".join(parts)
+
+
+def requires_python(root: Path) -> str:
+    try:
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return ""
+    value = data.get("project", {}).get("requires-python", "")
+    return value if isinstance(value, str) else ""
+
+
+def _lines(f: ChangedFile) -> list[int]:
+    return f.added_lines if f.behaviour_lines is None else f.behaviour_lines
+
+
+def _judge_behaviour(root: Path, found: Change) -> tuple[list[BehaviourNote], list[ModuleName]]:
+    """Mark each changed Python source file cosmetic or not, narrow its changed lines to changed
+    behaviour, note what the behaviour change is, and which module-level names the changed code
+    uses (tests are left as they are)."""
+    git_repo: GitRepo | None = None
+    notes: list[BehaviourNote] = []
+    names: list[ModuleName] = []
+    for f in found.files:
+        if not f.path.endswith(".py") or f.status == "deleted" or is_test_path(f.path):
+            continue
+        if git_repo is None:
+            git_repo = GitRepo(root)
+        text = git_repo.read_at(found.new, f.path) if found.new else read_text(root / f.path)
+        if text is None:
+            continue
+        old = git_repo.read_at(found.old, f.path) if f.status == "modified" else None
+        judged = behave.compare(old, text, set(f.added_lines))
+        f.cosmetic = judged.cosmetic
+        f.behaviour_lines = sorted(judged.lines)
+        notes += behave.notes(f.path, text, judged)
+        names += _names_used(f, text, judged)
+    return notes, names
+
+
+def _names_used(f: ChangedFile, text: str, judged: behave.FileBehaviour) -> list[ModuleName]:
+    if judged.cosmetic or not (judged.new or judged.changed):
+        return []
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    defs = behave.definitions(tree)
+    nodes = [defs[q] for q in judged.new + judged.changed if q in defs]
+    return [
+        ModuleName(path=f.path, line=line, source=source)
+        for line, source in used_assignments(text, tree, nodes, set(f.added_lines))
+    ]
 
 
 def resolve_modules(root: Path, requested: list[str], repo_map: RepoMap) -> dict[str, str]:

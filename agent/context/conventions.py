@@ -17,6 +17,7 @@ from agent.schema import Conventions
 CONFIG_LIMIT = 3_000
 STANDARDS_LIMIT = 4_000
 MAX_FIXTURES = 120
+MAX_PACKAGE_CONFIGS = 8
 STANDARDS_FILES = (
     "CODING_STANDARDS.md",
     "CODING_STANDARDS.rst",
@@ -164,14 +165,34 @@ def standards(root: Path) -> tuple[str, str]:
     return "", ""
 
 
+def package_configs(root: Path, paths: list[str]) -> dict[str, str]:
+    """folder -> pytest configuration, for each folder below the root that holds the config
+    pytest would pick for one of `paths` (the nearest one up from the file, as pytest does)."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+    for path in paths:
+        folder = PurePosixPath(path).parent
+        while folder.parts and str(folder) not in seen:
+            seen.add(str(folder))
+            config, _ = pytest_config(root / folder)
+            if config:
+                found[str(folder)] = _trim(config, CONFIG_LIMIT)
+                break
+            folder = folder.parent
+        if len(found) >= MAX_PACKAGE_CONFIGS:
+            break
+    return dict(sorted(found.items()))
+
+
 def find_conventions(
-    root: Path, test_files: list[str], tests_root: str | None = None
+    root: Path, test_files: list[str], tests_root: str | None = None, paths: list[str] | None = None
 ) -> Conventions:
     config, testpaths = pytest_config(root)
     standards_path, standards_text = standards(root)
     return Conventions(
         tests_root=tests_root or detect_tests_root(root, test_files, testpaths),
         pytest_config=_trim(config, CONFIG_LIMIT),
+        package_pytest_configs=package_configs(root, paths or []),
         fixtures=fixtures(root, test_files),
         standards=standards_text,
         standards_path=standards_path,

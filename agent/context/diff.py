@@ -160,6 +160,8 @@ class Change:
     patch: str = ""
     files: list[ChangedFile] = field(default_factory=list)
     uncommitted: bool = False  # the working tree (or untracked files) differ from head
+    old: str = ""  # the commit the change is measured from
+    new: str = ""  # the commit it is measured to ("": the working tree)
 
 
 def changes(
@@ -216,7 +218,7 @@ def change(repo: Path, base: str | None, head: str = "HEAD", worktree: bool = Tr
             uncommitted = bool(untracked) or _worktree_differs(g, head_sha)
     files.sort(key=lambda f: f.path)
     log.debug("diff", base=base, head=head, old=old, files=len(files), chars=len(patch))
-    return Change(patch, files, uncommitted)
+    return Change(patch, files, uncommitted, old, "" if with_worktree else head_sha)
 
 
 def _worktree_differs(g: GitRepo, head_sha: str) -> bool:

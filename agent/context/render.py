@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import re
 
-from agent.schema import ChangedFile, Context, Conventions, ExistingTest, ModuleSummary, Seam
+from agent.schema import (
+    BehaviourNote,
+    ChangedFile,
+    Context,
+    Conventions,
+    ExistingTest,
+    ModuleSummary,
+    Seam,
+)
 
 
 def line_ranges(lines: list[int]) -> str:
@@ -34,6 +42,8 @@ def changed_file(f: ChangedFile) -> str:
     parts = [f"- `{f.path}` ({f.status}"]
     if f.added_lines:
         parts.append(f", new/changed lines {line_ranges(f.added_lines)}")
+    if f.cosmetic:
+        parts.append("; cosmetic only: formatting, comments or docstrings")
     parts.append(")")
     if f.module:
         parts.append(f" — module `{f.module}`")
@@ -43,7 +53,20 @@ def changed_file(f: ChangedFile) -> str:
 def seam(s: Seam) -> str:
     where = f" in `{s.symbol}`" if s.symbol else ""
     mark = " **changed**" if s.changed else ""
-    return f"- `{s.id}` {s.detail}{where}{mark}"
+    weight = f" ({s.changed_lines} changed lines in or called from it)" if s.changed_lines else ""
+    return f"- `{s.id}` {s.detail}{where}{mark}{weight}"
+
+
+def behaviour(notes: list[BehaviourNote]) -> str:
+    """Per file, what the change does: functions first, then branches, reads and I/O."""
+    lines: list[str] = []
+    for path in dict.fromkeys(n.path for n in notes):
+        lines.append(f"- `{path}`")
+        for n in notes:
+            if n.path == path:
+                where = f"L{n.line} " if n.line else ""
+                lines.append(f"  - {where}{n.kind}: `{n.detail}`")
+    return "\n".join(lines)
 
 
 def module(m: ModuleSummary) -> str:
@@ -70,10 +93,14 @@ def existing_test(t: ExistingTest) -> str:
     return "\n".join(lines)
 
 
-def conventions(c: Conventions) -> str:
+def conventions(c: Conventions, python: str = "") -> str:
     lines = [f"Tests root: `{c.tests_root}`"]
+    if python:
+        lines.append(f"Target Python: {python}")
     if c.pytest_config:
         lines += ["", "pytest configuration:", fenced(c.pytest_config, "ini")]
+    for folder, config in c.package_pytest_configs.items():
+        lines += ["", f"pytest configuration of `{folder}/`:", fenced(config, "ini")]
     if c.fixtures:
         lines += ["", "conftest fixtures:", *(f"- {f}" for f in c.fixtures)]
     if c.standards:
@@ -101,9 +128,17 @@ def summary(ctx: Context) -> str:
 
 def render_context(ctx: Context) -> str:
     """The context as Markdown: change, diff, seams, repo map, tests, conventions, trimmings."""
-    out = [f"# Repository context: {ctx.repo}", "", "## Change summary", summary(ctx)]
+    out = [f"# Repository context: {ctx.repo}"]
+    if ctx.behaviour:
+        out += ["", "## What the change does", behaviour(ctx.behaviour)]
+    elif any(f.cosmetic for f in ctx.changed) and not ctx.modules:
+        out += ["", "## What the change does", "Nothing in behaviour: the change is cosmetic."]
+    out += ["", "## Change summary", summary(ctx)]
     if ctx.diff:
         out += ["", "## Diff", fenced(ctx.diff, "diff")]
+    if ctx.module_names:
+        out += ["", "## Module-level names the changed code uses"]
+        out += [f"- `{n.path}` L{n.line}: `{n.source}`" for n in ctx.module_names]
     out += ["", "## Seams touched"]
     out += [seam(s) for s in ctx.seams] or [_empty(ctx, "seams", "(none found)")]
     out += ["", "## Repo map"]
@@ -111,7 +146,7 @@ def render_context(ctx: Context) -> str:
     out += ["", "## Existing tests"]
     tests = "\n\n".join(existing_test(t) for t in ctx.existing_tests)
     out += [tests or _empty(ctx, "existing tests", "(none import these modules)")]
-    out += ["", "## Conventions", conventions(ctx.conventions)]
+    out += ["", "## Conventions", conventions(ctx.conventions, ctx.python)]
     if ctx.dropped:
         out += ["", "## What was trimmed to fit the token budget"]
         out += [f"- {d}" for d in ctx.dropped]

@@ -43,6 +43,8 @@ class ModuleScan:
     classes: set[str] = field(default_factory=set)
     top_level_names: dict[str, Span] = field(default_factory=dict)  # module-level assignments
     resolve_alias: dict[str, str] = field(default_factory=dict)
+    # qualname -> bare names it reads (calls of the module's own functions among them)
+    names: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def _chain(node: ast.expr) -> list[str] | None:
@@ -281,6 +283,7 @@ class Scanner(ast.NodeVisitor):
             self.scan.refs[self.qualname()].add(self.resolve(parts))
 
     def visit_Name(self, node: ast.Name) -> None:
+        self.scan.names[self.qualname()].add(node.id)
         if node.id in self.aliases:
             self._reference(node)
 

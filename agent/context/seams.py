@@ -120,6 +120,17 @@ class ChangedSymbols:
     # package -> changed names it re-exports: `from shop import place_order` reaches
     # shop.orders.place_order through shop/__init__.py
     reexported: dict[str, set[str]] = field(default_factory=dict)
+    # dotted name -> how many changed lines it holds
+    weights: dict[str, int] = field(default_factory=dict)
+
+    def weight(self, ref: str) -> int:
+        """The changed lines of the changed name `ref` is or is inside of (0: none)."""
+        probe = ref.split("()")[0]
+        while probe:
+            if probe in self.weights:
+                return self.weights[probe]
+            probe = probe.rpartition(".")[0]
+        return 0
 
     def reexport(self, package: str, names: set[str]) -> None:
         if names:
@@ -137,7 +148,7 @@ class ChangedSymbols:
         return False
 
 
-def to_seam(scan: ModuleScan, found: Found, changed: bool) -> Seam:
+def to_seam(scan: ModuleScan, found: Found, changed: bool, weight: int = 0) -> Seam:
     """A found integration point as a Seam; its id is the same in every command."""
     return Seam(
         id=f"{found.kind}:{scan.path}:{found.line}",
@@ -147,6 +158,7 @@ def to_seam(scan: ModuleScan, found: Found, changed: bool) -> Seam:
         symbol=found.symbol,
         detail=found.detail,
         changed=changed,
+        changed_lines=weight,
     )
 
 
@@ -159,6 +171,7 @@ def _merge(seams: list[Seam]) -> list[Seam]:
             if seam.detail not in kept.detail.split("; "):
                 kept.detail = f"{kept.detail}; {seam.detail}"
             kept.changed = kept.changed or seam.changed
+            kept.changed_lines = max(kept.changed_lines, seam.changed_lines)
         else:
             merged[seam.id] = seam.model_copy()
     return list(merged.values())
@@ -185,6 +198,10 @@ def _record_target(
         return None
     names = _changed_names(scan, target.lines)
     changed.names |= names
+    for name in names:
+        span = _span_of(scan, name[len(target.module) + 1 :])
+        if span is not None:
+            changed.weights[name] = sum(span[0] <= line <= span[1] for line in target.lines)
     top_level = {name[len(target.module) + 1 :].split(".")[0] for name in names}
     for package, exported in packages.items():
         changed.reexport(package, exported & top_level)
@@ -195,19 +212,51 @@ def _record_target(
     return {name[len(target.module) + 1 :] for name in names}
 
 
-def _callees(scan: ModuleScan, scopes: set[str] | None, known: Set[str]) -> dict[str, set[str]]:
-    """module -> qualnames of other repo modules that the changed scopes use directly."""
-    found: dict[str, set[str]] = defaultdict(set)
+def _span_of(scan: ModuleScan, qualname: str) -> tuple[int, int] | None:
+    return scan.defs.get(qualname) or scan.top_level_names.get(qualname)
+
+
+def _callees(
+    scan: ModuleScan, scopes: set[str] | None, known: Set[str], lines: set[int]
+) -> dict[str, dict[str, int]]:
+    """module -> qualnames of other repo modules that the changed scopes use directly, each
+    with the changed lines of the scope that calls it."""
+    found: dict[str, dict[str, int]] = defaultdict(dict)
     for qualname, refs in scan.refs.items():
         if scopes is not None and not any(
             qualname == s or qualname.startswith(s + ".") for s in scopes
         ):
             continue
+        span = _span_of(scan, qualname)
+        weight = sum(span[0] <= n <= span[1] for n in lines) if span else len(lines)
         for ref in refs:
             module = None if ref.startswith(".") else known_prefix(ref, known)
             if module is not None and module != scan.module and len(ref) > len(module):
-                found[module].add(ref[len(module) + 1 :].split("()")[0])
+                name = ref[len(module) + 1 :].split("()")[0]
+                found[module][name] = max(found[module].get(name, 0), weight)
     return found
+
+
+def _own_weight(scan: ModuleScan, found: Found, lines: set[int]) -> int:
+    """Changed lines a seam of a changed module contains (its function, or its own line) plus
+    those of the module's own changed functions its function calls (one hop)."""
+    if found.scope is not None:
+        start, end = found.scope
+        own = sum(start <= n <= end for n in lines)
+    else:
+        own = int(found.line in lines)
+    if not found.symbol:
+        return own
+    used = scan.names.get(found.symbol, set()) | {
+        r[1:] for r in scan.refs.get(found.symbol, set()) if r.startswith(".")
+    }
+    for qualname, (start, end) in scan.defs.items():
+        if qualname == found.symbol or qualname.rsplit(".", 1)[-1] not in used:
+            continue
+        if found.symbol.startswith(qualname + "."):
+            continue  # the class holding the seam's method
+        own += sum(start <= n <= end for n in lines)
+    return own
 
 
 def find_seams(
@@ -222,7 +271,7 @@ def find_seams(
     changed = ChangedSymbols()
     seams: list[Seam] = []
     target_paths = {t.path for t in target_list}
-    callees: dict[str, set[str]] = defaultdict(set)
+    callees: dict[str, dict[str, int]] = defaultdict(dict)
     scans: dict[str, ModuleScan | None] = {}
 
     def scan_of(path: str) -> ModuleScan | None:
@@ -239,11 +288,15 @@ def find_seams(
             scopes = _record_target(changed, repo, target, scan)
             if scan is None:
                 continue
-            for module, names in _callees(scan, scopes, known).items():
-                callees[module] |= names
             lines = target.lines or set()
+            for module, weights in _callees(scan, scopes, known, lines).items():
+                for name, weight in weights.items():
+                    callees[module][name] = max(callees[module].get(name, 0), weight)
             _add_scripts(scan, scripts.get(target.module, []))
-            seams += [to_seam(scan, f, _is_changed(f, lines)) for f in scan.found]
+            seams += [
+                to_seam(scan, f, _is_changed(f, lines), _own_weight(scan, f, lines))
+                for f in scan.found
+            ]
         for path, module in repo.by_path.items():
             if path in target_paths or module in changed.modules:
                 continue
@@ -257,19 +310,47 @@ def find_seams(
                     continue
             scan = scan_of(path)
             if scan is not None:
-                seams += [to_seam(scan, f, False) for f in _users(scan, changed, direct)]
+                seams += [
+                    to_seam(scan, f, False, _user_weight(scan, f, changed))
+                    for f in _users(scan, changed, direct)
+                ]
         # One hop down: the seams inside what the changed code calls (the HTTP client behind
         # `charge()`, the database behind `save_order()`) are what a test must set up.
-        for module, names in callees.items():
+        for module, weights in callees.items():
             if module in changed.modules or module not in repo.modules:
                 continue
             scan = scan_of(repo.modules[module].path)
             if scan is not None:
-                seams += [to_seam(scan, f, False) for f in _inside(scan, names)]
+                seams += [
+                    to_seam(scan, f, False, _callee_weight(f, weights))
+                    for f in _inside(scan, set(weights))
+                ]
     merged = _merge(seams)
-    merged.sort(key=lambda s: (not s.changed, s.path not in target_paths, s.path, s.line))
+    # Ranked by the changed lines each contains or calls into; ties as before.
+    merged.sort(
+        key=lambda s: (-s.changed_lines, not s.changed, s.path not in target_paths, s.path, s.line)
+    )
     log.debug("seams", total=len(merged), changed=sum(s.changed for s in merged))
     return merged
+
+
+def _callee_weight(found: Found, weights: dict[str, int]) -> int:
+    return max(
+        (w for n, w in weights.items() if found.symbol == n or found.symbol.startswith(n + ".")),
+        default=0,
+    )
+
+
+def _user_weight(scan: ModuleScan, found: Found, changed: ChangedSymbols) -> int:
+    """Changed lines of the changed names the seam's scope (or its handlers) uses."""
+    refs = {
+        ref
+        for qualname, names in scan.refs.items()
+        if found.symbol and (qualname == found.symbol or qualname.startswith(found.symbol + "."))
+        for ref in names
+    }
+    refs |= {_resolve_text(scan, h) for h in found.handlers} | set(found.imports)
+    return max((changed.weight(ref) for ref in refs if not ref.startswith(".")), default=0)
 
 
 def _inside(scan: ModuleScan, names: set[str]) -> list[Found]:

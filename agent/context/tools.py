@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.context.files import SKIP_DIRS, ModuleNamer, read_text
+from agent.context.names import used_assignments
 from agent.log import get_logger
 
 log = get_logger(__name__)
@@ -330,7 +331,8 @@ class RepoTools:
 
     def _show(self, path: str, node: ast.AST, qualname: str) -> str:
         real = self.resolve(path)
-        lines = (read_text(real) or "").splitlines()
+        text = read_text(real) or ""
+        lines = text.splitlines()
         decorators = getattr(node, "decorator_list", [])
         start = min([getattr(node, "lineno", 1), *(d.lineno for d in decorators)])
         end = getattr(node, "end_lineno", None) or start
@@ -344,7 +346,21 @@ class RepoTools:
         more = (
             f"\n… ({end - cut} more lines; read_file {path} start={cut + 1})" if cut < end else ""
         )
-        return f"# {kind} {where} — {path}:{start}-{end}\n{body}{more}"
+        return f"# {kind} {where} — {path}:{start}-{end}\n{body}{more}{_names_of(text, node)}"
+
+
+def _names_of(text: str, node: ast.AST) -> str:
+    """The module-level assignments a definition uses, so its excerpt reads on its own."""
+    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return ""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return ""
+    used = used_assignments(text, tree, [node])
+    if not used:
+        return ""
+    return "\n# module-level names it uses:\n" + "\n".join(f"{n:>5}  {src}" for n, src in used)
 
 
 def _named_nodes(tree: ast.Module) -> list[tuple[str, ast.AST]]:

@@ -115,6 +115,7 @@ class Tools:
                 modules=modules or None,
                 budget_tokens=budget_tokens or context_budget(settings.context_tokens),
                 tests_root=settings.tests_root,
+                python=settings.python,
             )
             # Clients that show text get what `itarch context` prints; clients that read
             # structured content (Claude Code does) get the Context itself.

@@ -160,13 +160,17 @@ class Repo:
         return state
 
     def change_notify(self, word: str = "loudly") -> str:
-        """Commit a change to the untested module (inside the function holding its seam)."""
-        text = NOTIFY.replace("return done.stdout.strip()", f"return done.stdout.strip()  # {word}")
+        """Commit a change of behaviour to the untested module (inside the function holding its
+        seam); a comment alone would be cosmetic."""
+        text = NOTIFY.replace(
+            "return done.stdout.strip()", f"return done.stdout.strip() or {word!r}"
+        )
         return self.commit({"app/notify.py": text}, f"announce {word}")
 
     def change_store(self, word: str = "kept") -> str:
-        """Commit a change to the tested module (inside the function holding its seam)."""
-        text = STORE.replace("    return name\n", f"    return name  # {word}\n")
+        """Commit a change of behaviour to the tested module (inside the function holding its
+        seam)."""
+        text = STORE.replace("    return name\n", f"    return name or {word!r}\n")
         return self.commit({"app/store.py": text}, f"store {word}")
 
 
