@@ -375,6 +375,8 @@ class SessionsResult(BaseModel):
     suite: Literal["sessions"] = "sessions"
     started: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     itarch: str = agent.__version__
+    # the source replayed: `git describe --always --dirty` of the checkout `agent` is imported from
+    revision: str = Field(default_factory=lambda: source_revision())
     python: str = Field(default_factory=lambda: sys.version.split()[0])
     machine: str = Field(default_factory=lambda: f"{platform.system()} {platform.machine()}")
     wall_seconds: float = 0.0
@@ -391,6 +393,18 @@ class SessionsResult(BaseModel):
         json_path.write_text(self.model_dump_json(indent=1), encoding="utf-8")
         md_path.write_text(markdown, encoding="utf-8")
         return json_path, md_path
+
+
+def source_revision() -> str:
+    """Which itarch a replay ran: its checkout's commit, `-dirty` with uncommitted changes."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty", "--abbrev=12"],
+        cwd=Path(agent.__file__).resolve().parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
 
 
 def run_sessions(

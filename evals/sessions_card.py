@@ -9,7 +9,7 @@ def render(result: SessionsResult) -> str:
     lines = [
         f"# Sessions scorecard ({result.date})",
         "",
-        f"itarch {result.itarch}, Python {result.python}, {result.machine}; "
+        f"itarch {result.itarch} ({result.revision}), Python {result.python}, {result.machine}; "
         f"{len(result.sessions)} session(s), {result.wall_seconds:.0f} s.",
         "Recorded model responses replayed through `itarch` (every default setting, no "
         "`--python`) on the upstream change they answered. A session ends well when it stops by "
