@@ -43,6 +43,9 @@ def review(
     generate: bool = typer.Option(
         False, "--generate", help="Then write tests for the gaps, as `itarch generate` does."
     ),
+    reruns: int | None = typer.Option(
+        None, "--reruns", min=0, help="Rounds for flaky and order-dependent tests (0: none)."
+    ),
     markdown: bool = typer.Option(False, "--markdown", help="Print the review as Markdown."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     model: str | None = typer.Option(None, "--model", help="Claude model id (with --generate)."),
@@ -58,6 +61,8 @@ def review(
 
     with user_errors():
         settings = settings_for(g, model=model)
+        if reruns is not None:
+            settings.reruns = reruns
         requested = [*module, *(str(_in_repo(p, g.repo, g.repo_given)) for p in paths or [])]
         result = run_review(
             g.repo,

@@ -210,7 +210,9 @@ def owners(seen: runs.Observed, repo: Path) -> dict[str, set[str]]:
 
 def _static_checks(repo: Path, seen: runs.Observed) -> None:
     """No assertions (read from the test's AST, helpers and fixtures included), and redundancy:
-    two tests of different functions that execute the same lines and check the same things."""
+    two tests of different functions that execute the same lines and check the same things.
+    A test collected again in another module (its class imported there, or a method inherited
+    by a subclass) is the same code: it is judged where it is written."""
     by_file: dict[str, list[str]] = {}
     for nodeid in seen.order:
         by_file.setdefault(nodeid.split("::", 1)[0], []).append(nodeid)
@@ -233,7 +235,8 @@ def _static_checks(repo: Path, seen: runs.Observed) -> None:
                     "checks nothing: no assert, pytest.raises/warns or assert_* call in the test "
                     "or the helpers and fixtures it uses",
                 )
-            shapes[nodeid] = frozenset(file_shapes.get(qualname, set()))
+            if qualname in file_shapes:  # not a class imported or a method inherited here
+                shapes[nodeid] = frozenset(file_shapes[qualname])
     first_of: dict[tuple[frozenset[tuple[str, frozenset[int]]], frozenset[str]], str] = {}
     for nodeid in seen.passed:
         lines = frozenset((p, frozenset(ls)) for p, ls in seen.lines.get(nodeid, {}).items() if ls)

@@ -21,6 +21,8 @@ log = get_logger(__name__)
 _FAILED = ("failed", "error")
 _MAX_ALONE_RUNS = 16  # runs spent pinning side effects on files, then on tests
 _MAX_TESTS_PER_MUTANT = 6
+_MAX_NODEIDS = 3000  # beyond this, runs select whole files
+_WALL_FLOOR = 600.0  # seconds: the shortest wall clock a rerun run gets
 
 
 @dataclass
@@ -56,6 +58,8 @@ def first_run(sandbox: SandboxPort, files: list[str], trace: list[str]) -> Obser
             for path, hit in record.lines.items():
                 lines.setdefault(path, set()).update(hit)
         seen.lines[nodeid] = lines
+        if outcome.outcome in _FAILED and result.timed_out and outcome.timed_out:
+            continue  # the run's wall clock ended it, not its own fault
         if outcome.outcome in _FAILED:
             what = "times out" if outcome.timed_out else "fails"
             seen.flag(
@@ -73,6 +77,13 @@ def first_run(sandbox: SandboxPort, files: list[str], trace: list[str]) -> Obser
             )
     for error in result.collect_errors:
         seen.notes.append(f"{error.path} does not collect: {one_line(error.message, 160)}")
+    if result.timed_out:
+        seen.notes.append(
+            f"the tests did not finish within the run's wall clock ({result.duration:.0f}s): "
+            "tests after that point are not reviewed; raise [tool.itarch.sandbox] run_timeout"
+        )
+    elif result.crashed:
+        seen.notes.append(f"the test run ended early: {one_line(result.crashed, 160)}")
     return seen
 
 
@@ -86,8 +97,27 @@ def stability(sandbox: SandboxPort, seen: Observed, rounds: int) -> None:
         return
     reverse = list(reversed(target))
     seed = int(hashlib.sha1("\n".join(target).encode()).hexdigest()[:8], 16)
-    result = sandbox.run({}, select=presorted(reverse, seed), reruns=rounds - 1, shuffle_seed=seed)
-    grouped = result.by_nodeid()
+    if len(target) <= _MAX_NODEIDS:
+        select = presorted(reverse, seed)
+    else:  # too many node ids for one command line: whole files, round 0 shuffled too
+        select = list(dict.fromkeys(n.split("::", 1)[0] for n in reverse))
+    took = seen.first_run.duration if seen.first_run else 0.0
+    result = sandbox.run(
+        {},
+        select=select,
+        reruns=rounds - 1,
+        shuffle_seed=seed,
+        timeout=max(_WALL_FLOOR, took * rounds * 1.5 + 60.0),
+    )
+    if result.timed_out:
+        seen.notes.append(
+            f"reruns: the {rounds} rounds did not finish in time; only the rounds that finished "
+            "were read"
+        )
+    grouped = {
+        nodeid: [r for r in records if not (result.timed_out and r.timed_out)]
+        for nodeid, records in result.by_nodeid().items()
+    }
     suspects: dict[str, bool] = {}  # nodeid -> it failed in file order
     for nodeid in target:
         by_round: dict[int, list[TestOutcome]] = {}
