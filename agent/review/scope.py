@@ -36,7 +36,11 @@ def review_scope(root: Path, requested: list[str] | None) -> ReviewScope:
         modules = {
             m: s.path for m, s in sorted(repo_map.modules.items(), key=lambda kv: kv[1].path)
         }
-        modules = {m: p for m, p in modules.items() if _own_package(m, p)}
+        modules = {m: p for m, p in modules.items() if _own_code(m, p)}
+        # With packages, top-level single files are scripts around them (a project made of
+        # one module has none).
+        if any(_in_package(m, p) for m, p in modules.items()):
+            modules = {m: p for m, p in modules.items() if _in_package(m, p)}
     scope = ReviewScope(root=root, repo_map=repo_map, modules=modules)
     targets = [Target(m, p, None) for m, p in modules.items()]
     by_path: dict[str, list[Seam]] = defaultdict(list)
@@ -49,10 +53,14 @@ def review_scope(root: Path, requested: list[str] | None) -> ReviewScope:
     return scope
 
 
-def _own_package(module: str, path: str) -> bool:
+def _own_code(module: str, path: str) -> bool:
     if path.startswith(_NOT_PACKAGES):
         return False
-    return "." in module or path.endswith("__init__.py") or module not in _TOOLING
+    return _in_package(module, path) or module not in _TOOLING
+
+
+def _in_package(module: str, path: str) -> bool:
+    return "." in module or path.endswith("__init__.py")
 
 
 def _test_files(root: Path, repo_map: RepoMap, modules: set[str]) -> list[str]:

@@ -3,9 +3,13 @@ renderings, and the task a `--generate` run is given."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from agent.review.analyse import seam_span
 from agent.review.model import ErrorPath, ModuleReview, ReviewResult, SeamCoverage, WeakTest
 from agent.review.render import gap_modules, gap_task, to_markdown
+from agent.review.scope import review_scope
 from agent.review.static import error_sites, functions
 from agent.schema import Reason, Seam
 
@@ -141,3 +145,27 @@ def test_the_generate_task_names_the_untested_seams_and_error_paths_only() -> No
     assert "`http_route:shop/api.py:9`" in task and "`raise:shop/api.py:30`" in task
     assert "http_route:shop/api.py:20" not in task
     assert gap_modules(result) == ["shop.api"]
+
+
+def test_by_default_the_projects_packages_are_reviewed_and_the_scripts_around_them_are_not(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "app/__init__.py": "",
+        "app/core.py": "import subprocess\n\n\ndef run():\n    return subprocess.run(['x'])\n",
+        "release.py": "def main():\n    pass\n",
+        "docs/conf.py": "project = 'x'\n",
+        "tests/test_core.py": "from app.core import run\n\n\ndef test_run():\n    assert run\n",
+        "tests/test_other.py": "def test_nothing():\n    assert 1 + 1 == 2\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    scope = review_scope(tmp_path, None)
+    assert list(scope.modules) == ["app", "app.core"]
+    assert [s.id for s in scope.seams["app/core.py"]] == ["subprocess:app/core.py:5"]
+    # only the test files that can reach the modules run
+    assert scope.test_files == ["tests/test_core.py"]
+    shutil.rmtree(tmp_path / "app")
+    (tmp_path / "tests/test_core.py").unlink()
+    assert list(review_scope(tmp_path, None).modules) == ["release"]  # a one-module project
