@@ -184,7 +184,7 @@ def _module_review(
     entry.untested_error_paths.sort(key=lambda e: e.line)
     entry.weak_tests = [
         WeakTest(nodeid=n, reason=reason, detail=detail)
-        for n in touching
+        for n in seen.order
         if path in about.get(n, set())
         for reason, detail in seen.weak.get(n, {}).items()
     ]
@@ -192,8 +192,9 @@ def _module_review(
 
 
 def owners(seen: runs.Observed, repo: Path) -> dict[str, set[str]]:
-    """Per test, the module files it is about: those it executes that its file imports itself; when
-    its file imports none of them, every module it executes."""
+    """Per test, the module files it is about: those it executes that its file imports itself;
+    when its file imports none of them, every module it executes; when it executed none (it
+    failed before reaching them), the ones its file imports."""
     imported: dict[str, set[str]] = {}
     found: dict[str, set[str]] = {}
     for nodeid in seen.order:
@@ -201,7 +202,7 @@ def owners(seen: runs.Observed, repo: Path) -> dict[str, set[str]]:
         if path not in imported:
             imported[path] = module_files(repo, imports_of(repo / path))
         ran = {p for p, lines in seen.lines.get(nodeid, {}).items() if lines}
-        found[nodeid] = (ran & imported[path]) or ran
+        found[nodeid] = (ran & imported[path]) or ran or imported[path]
     return found
 
 

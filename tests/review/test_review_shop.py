@@ -53,6 +53,10 @@ def test_every_other_call_fails(repo):
     assert CALLS[0] % 2 == 1
 
 
+def test_needs_a_fixture_nobody_defines(warehouse):
+    assert service(warehouse).list_orders("alice") == []
+
+
 def test_order_leaves_a_note(repo):
     order = service(repo).create_order("alice", [("GADGET", 1)])
     Path(shop.__file__).parent.parent.joinpath("note.txt").write_text(str(order.id))
@@ -141,12 +145,18 @@ def test_planted_weak_tests_are_named_with_their_reasons_and_no_others(
         (f"{PLANTED}::test_remembered_order_is_still_there", "order_dependent"),
         (f"{PLANTED}::test_every_other_call_fails", "flaky"),
         (f"{PLANTED}::test_order_leaves_a_note", "side_effect"),
+        (f"{PLANTED}::test_needs_a_fixture_nobody_defines", "fails"),
     }
     duplicate = ("tests/test_orders.py::test_creating_an_order_announces_it_too", "redundant")
     assert "tests/test_orders.py::test_creating_an_order_announces_it" in weak[duplicate]
     assert "note.txt" in weak[(f"{PLANTED}::test_order_leaves_a_note", "side_effect")]
+    assert (
+        "fixture 'warehouse' not found"
+        in weak[(f"{PLANTED}::test_needs_a_fixture_nobody_defines", "fails")]
+    )
     orders = by_module(reviewed)["shop.orders"]
     assert {w["nodeid"] for w in orders["weak_tests"]} >= {
+        f"{PLANTED}::test_needs_a_fixture_nobody_defines",  # it ran nothing: its file imports it
         f"{PLANTED}::test_creating_an_order_runs",
         "tests/test_orders.py::test_creating_an_order_announces_it_too",
     }
