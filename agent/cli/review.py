@@ -64,6 +64,11 @@ def review(
         if reruns is not None:
             settings.reruns = reruns
         requested = [*module, *(str(_in_repo(p, g.repo, g.repo_given)) for p in paths or [])]
+        llm = None
+        if generate:  # a missing key is said before the review runs, not after
+            from agent.models.anthropic import create_model  # the SDK takes seconds to import
+
+            llm = create_model(settings)
         result = run_review(
             g.repo,
             settings=settings,
@@ -71,17 +76,14 @@ def review(
             mutation=mutation,
             on_progress=progress,
         )
-        if not generate:
+        if llm is None or not gap_modules(result):
             _print(result, as_json=as_json, markdown=markdown)
+            if generate:
+                err_console.print(styled("review: no gaps to write tests for"))
             return
         _print(result, as_json=False, markdown=markdown, to_err=as_json)
-        if not gap_modules(result):
-            err_console.print(styled("review: no gaps to write tests for"))
-            return
-        from agent.models.anthropic import create_model  # the SDK takes seconds to import
-
         report = generate_for_gaps(
-            g.repo, result, settings=settings, model=create_model(settings), on_progress=progress
+            g.repo, result, settings=settings, model=llm, on_progress=progress
         )
         assert report is not None
     if as_json:

@@ -242,3 +242,12 @@ def test_with_mutation_a_test_that_runs_a_seam_but_notices_nothing_kills_none_of
     strong = "tests/test_orders.py::test_order_is_priced_from_the_catalogue_and_stored"
     assert (strong, "kills_no_mutant") not in weak
     assert result.mutation and not any("mutation" in note for note in result.skipped)
+
+
+def test_review_generate_without_a_key_stops_before_running_anything(shop: ShopRepo) -> None:
+    done = itarch("review", "--generate", cwd=shop.path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "itarch: error: no API key: set ANTHROPIC_API_KEY to use Claude"
+    )
+    assert "running" not in done.stderr and not done.stdout
