@@ -77,7 +77,8 @@ def review(
             _static_checks(repo, seen)
             if mutation:
                 say("running mutants of the tested seams")
-                _mutation(sandbox, seen, scope, defs, settings.sandbox.test_timeout)
+                about = owners(seen, repo)
+                _mutation(sandbox, seen, scope, defs, about, settings.sandbox.test_timeout)
             else:
                 result.skipped.append(
                     "tests that kill none of their seam's mutants: not measured (--mutation)"
@@ -261,10 +262,12 @@ def _mutation(
     seen: runs.Observed,
     scope: ReviewScope,
     defs: dict[str, list[Function]],
+    about: dict[str, set[str]],
     per_test_limit: float,
 ) -> None:
-    """Tests that execute a seam but kill none of the mutants of its function's executed lines
-    they were run against."""
+    """Tests that execute seams of the modules they are about but kill none of the mutants of
+    those seams' functions they were run against (a seam a test only passes through on its way,
+    such as the app factory every HTTP test runs, does not count against it)."""
     spans: dict[str, tuple[str, set[int]]] = {}
     executes: dict[str, list[str]] = {}
     for path, seams in scope.seams.items():
@@ -274,7 +277,11 @@ def _mutation(
             if func is None:
                 continue
             spans[seam.id] = (path, (set(func.lines) or span) & executed)
-            executes[seam.id] = [n for n in seen.passed if _executes(seen.lines[n], path, span)]
+            executes[seam.id] = [
+                n
+                for n in seen.passed
+                if path in about.get(n, set()) and _executes(seen.lines[n], path, span)
+            ]
     found = runs.mutate_seams(sandbox, seen, spans, MAX_MUTANTS, per_test_limit)
     result = found.result
     if result is None or (result.attempted and not result.applied):
