@@ -74,7 +74,8 @@ def review(
             else:
                 result.skipped.append("flaky and order-dependent tests: reruns = 0")
             runs.side_effects(sandbox, seen, scope.test_files, repo)
-            _static_checks(repo, seen)
+            shapes = _static_checks(repo, seen)
+            _redundancy(sandbox, seen, shapes, trace)
             if mutation:
                 say("running mutants of the tested seams")
                 about = owners(seen, repo)
@@ -210,7 +211,7 @@ def owners(seen: runs.Observed, repo: Path) -> dict[str, set[str]]:
 # ---------------------------------------------------------------- static judgements
 
 
-def _static_checks(repo: Path, seen: runs.Observed) -> None:
+def _static_checks(repo: Path, seen: runs.Observed) -> dict[str, frozenset[str]]:
     """No assertions (read from the test's AST, helpers and fixtures included), and redundancy:
     two tests of different functions that execute the same lines and check the same things.
     A test collected again in another module (its class imported there, or a method inherited
@@ -239,19 +240,76 @@ def _static_checks(repo: Path, seen: runs.Observed) -> None:
                 )
             if qualname in file_shapes:  # not a class imported or a method inherited here
                 shapes[nodeid] = frozenset(file_shapes[qualname])
-    first_of: dict[tuple[frozenset[tuple[str, frozenset[int]]], frozenset[str]], str] = {}
+    return shapes
+
+
+Lines = frozenset[tuple[str, frozenset[int]]]
+_MAX_WARM = 200  # tests rerun to compare warm executions
+
+
+def _lines_key(lines: dict[str, set[int]]) -> Lines:
+    return frozenset((p, frozenset(ls)) for p, ls in lines.items() if ls)
+
+
+def _redundancy(
+    sandbox: Sandbox, seen: runs.Observed, shapes: dict[str, frozenset[str]], trace: list[str]
+) -> None:
+    """A test is redundant when an earlier test of another function executes the same lines
+    and checks the same things. The first test to run some code also runs its one-time set-up
+    (a cache filled, an app's first request), so tests that check the same things and differ
+    only a little in their lines are run once more, twice each, and compared warm."""
+    by_shape: dict[frozenset[str], list[str]] = {}
     for nodeid in seen.passed:
-        lines = frozenset((p, frozenset(ls)) for p, ls in seen.lines.get(nodeid, {}).items() if ls)
-        if not lines or nodeid not in shapes:
-            continue
-        key = (lines, shapes[nodeid])
+        if nodeid in shapes and _lines_key(seen.lines.get(nodeid, {})):
+            by_shape.setdefault(shapes[nodeid], []).append(nodeid)
+    close: list[list[str]] = []
+    for group in by_shape.values():
+        if len({_function(n) for n in group}) > 1:
+            _repeats(seen, group, {n: _lines_key(seen.lines[n]) for n in group}, "")
+            close.append([n for n in group if not _near_none(n, group, seen)])
+    warm = [n for group in close for n in group][:_MAX_WARM]
+    if len(warm) < 2:
+        return
+    result = sandbox.run({}, select=warm, reruns=1, trace=trace or None)
+    again: dict[str, Lines] = {}
+    for outcome in result.outcomes:
+        if outcome.run == 1 and outcome.outcome == "passed":
+            again[outcome.nodeid] = _lines_key({p: set(ls) for p, ls in outcome.lines.items()})
+    for group in close:
+        ran = [n for n in group if n in again]
+        _repeats(seen, ran, again, " (compared on a second run of each)")
+
+
+def _function(nodeid: str) -> str:
+    return nodeid.split("[", 1)[0]
+
+
+def _repeats(seen: runs.Observed, group: list[str], lines: dict[str, Lines], how: str) -> None:
+    first_of: dict[Lines, str] = {}
+    for nodeid in group:
+        key = lines[nodeid]
         earlier = first_of.setdefault(key, nodeid)
-        if earlier != nodeid and earlier.split("[", 1)[0] != nodeid.split("[", 1)[0]:
+        if earlier != nodeid and _function(earlier) != _function(nodeid):
             seen.flag(
                 nodeid,
                 Reason.REDUNDANT,
-                f"repeats {earlier}: it executes the same lines and checks the same things",
+                f"repeats {earlier}: it executes the same lines and checks the same things{how}",
             )
+
+
+def _near_none(nodeid: str, group: list[str], seen: runs.Observed) -> bool:
+    """No test of another function in the group executes nearly the same lines (at most a
+    tenth more or fewer, all within the larger set)."""
+    mine = _lines_key(seen.lines[nodeid])
+    flat = {(p, n) for p, ls in mine for n in ls}
+    for other in group:
+        if _function(other) == _function(nodeid) or other not in seen.lines:
+            continue
+        theirs = {(p, n) for p, ls in _lines_key(seen.lines[other]) for n in ls}
+        small, big = sorted((flat, theirs), key=len)
+        if small <= big and len(big) - len(small) <= max(3, len(big) // 10):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- mutation

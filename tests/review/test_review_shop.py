@@ -15,7 +15,7 @@ from agent.examples import ShopRepo, build_shop_repo
 from agent.models.scripted import FunctionModel, tool_use
 from agent.review import review
 from agent.review.generate import generate_for_gaps
-from tests.cli.support import git, itarch
+from tests.cli.support import PYPROJECT, git, itarch
 
 PLANTED = "tests/test_planted.py"
 PLANTED_TESTS = """\
@@ -251,3 +251,47 @@ def test_review_generate_without_a_key_stops_before_running_anything(shop: ShopR
         "itarch: error: no API key: set ANTHROPIC_API_KEY to use Claude"
     )
     assert "running" not in done.stderr and not done.stdout
+
+
+PRICES = """\
+_RATES = {}
+
+
+def rate(code):
+    if not _RATES:
+        _RATES.update({"EUR": 1.0, "USD": 1.1})
+    return _RATES[code]
+
+
+def convert(amount, code):
+    return round(amount * rate(code), 2)
+"""
+
+
+def test_a_copy_of_a_test_is_redundant_though_the_first_run_filled_a_cache(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "calc"
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "calc/__init__.py": "",
+        "calc/prices.py": PRICES,
+        "tests/test_a.py": "from calc.prices import convert\n\n\n"
+        "def test_euros_stay_euros():\n    assert convert(10, 'EUR') == 10.0\n",
+        "tests/test_b.py": "from calc.prices import convert\n\n\n"
+        "def test_euros_are_not_converted():\n    assert convert(20, 'EUR') == 20.0\n",
+    }
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text, encoding="utf-8")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "calc")
+    done = itarch("review", "--json", "--reruns", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    module = by_module(json.loads(done.stdout))["calc.prices"]
+    assert [(w["nodeid"], w["reason"]) for w in module["weak_tests"]] == [
+        ("tests/test_b.py::test_euros_are_not_converted", "redundant")
+    ]
+    assert "tests/test_a.py::test_euros_stay_euros" in module["weak_tests"][0]["detail"]
+    assert "second run" in module["weak_tests"][0]["detail"]
