@@ -36,7 +36,12 @@ from agent.schema import IsolationLevel, RunResult
 
 log = get_logger(__name__)
 
-_PLUGIN_FILES = ("itarch_pytest.py", "itarch_boot.py", "itarch_options.py")
+_PLUGIN_FILES = (
+    "itarch_pytest.py",
+    "itarch_boot.py",
+    "itarch_options.py",
+    "children/sitecustomize.py",
+)
 
 
 def _copy_plugin(target: Path, python: Path) -> Path:
@@ -47,6 +52,7 @@ def _copy_plugin(target: Path, python: Path) -> Path:
     """
     target.mkdir()
     for name in _PLUGIN_FILES:
+        (target / name).parent.mkdir(exist_ok=True)
         shutil.copyfile(PLUGIN_DIR / name, target / name)
     subprocess.run(
         [str(python), "-m", "py_compile", *(str(target / name) for name in _PLUGIN_FILES)],
@@ -230,7 +236,8 @@ class Sandbox:
             pytest_args=self._pytest_args(
                 hang, files, new_files, select, reruns, shuffle_seed, trace, collect_only
             ),
-            env=sandbox_env(
+            env=self._children_env(run_dir, trace)
+            | sandbox_env(
                 os.environ,
                 home=run_dir / "home",
                 python_bin=self.python.parent,
@@ -344,6 +351,23 @@ class Sandbox:
             if target.startswith("-"):
                 raise SandboxError(f"select entry {target!r} is not a path or node id")
         return [*args, "--", *targets] if targets else args
+
+    def _children_env(self, run_dir: Path, trace: list[str] | None) -> dict[str, str]:
+        """What lets Python processes a test starts trace the same files (plugin/children)."""
+        if not trace:
+            return {}
+        (run_dir / "children").mkdir()
+        targets = {}
+        for rel in trace:
+            # the copy, and the user's path where the sandbox shows the copy's files
+            for root in (self.workspace, self.repo):
+                targets[str(root / rel)] = rel
+                targets[os.path.realpath(root / rel)] = rel
+        return {
+            "PYTHONPATH": str(self._plugin_dir / "children"),
+            "ITARCH_CHILDREN_DIR": str(run_dir / "children"),
+            "ITARCH_CHILD_TRACE": json.dumps(targets),
+        }
 
     def _limits(self) -> dict[str, int]:
         s = self.settings

@@ -125,3 +125,41 @@ def test_without_trace_no_lines_are_recorded(
     box = sandbox_factory(repo)
     result = box.run({"tests/test_traced.py": TRACED})
     assert [o.lines for o in result.outcomes] == [{}, {}, {}]
+
+
+CHILDREN = """
+import os
+import subprocess
+import sys
+
+
+def test_in_a_child_process():
+    code = "from shopkit.prices import discount; print(discount(100, 10))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "90.0"
+
+
+def test_in_a_child_that_replaces_itself():
+    code = "import os; from shopkit.prices import total; total([(1, 1)]); os.execv('/bin/true', ['true'])"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_in_process_only():
+    assert os.getpid()
+"""
+
+
+def test_lines_run_in_python_children_count_for_the_test_that_started_them(
+    repo: Path, sandbox_factory: Callable[..., Sandbox]
+) -> None:
+    box = sandbox_factory(repo)
+    result = box.run({"tests/test_children.py": CHILDREN}, trace=["shopkit/prices.py"])
+    lines = {
+        o.nodeid.rsplit("::", 1)[-1]: o.lines.get("shopkit/prices.py", []) for o in result.outcomes
+    }
+    assert all(o.outcome == "passed" for o in result.outcomes), [
+        o.longrepr for o in result.outcomes
+    ]
+    assert set(lines["test_in_a_child_process"]) >= {9, 11}  # discount's check and its return
+    assert set(lines["test_in_a_child_that_replaces_itself"]) >= {2, 3, 4, 5}  # total's body
+    assert lines["test_in_process_only"] == []

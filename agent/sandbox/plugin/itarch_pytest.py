@@ -393,6 +393,33 @@ class _Tracer:
         return {rel: sorted(lines) for rel, lines in self.hits.items()}
 
 
+def _children_lines(token: str) -> dict[str, list[int]]:
+    """Lines the test's Python children traced (children/sitecustomize.py); the files are
+    consumed, and those of earlier tests' late children dropped."""
+    folder = os.environ.get("ITARCH_CHILDREN_DIR")
+    merged: dict[str, set[int]] = {}
+    if not folder or not token:
+        return {}
+    try:
+        names = [n for n in os.listdir(folder) if n.endswith(".json")]
+    except OSError:
+        return {}
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = json.load(handle)
+            os.unlink(path)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict) or data.get("test") != token:
+            continue
+        for rel, numbers in (data.get("lines") or {}).items():
+            if isinstance(rel, str) and isinstance(numbers, list):
+                merged.setdefault(rel, set()).update(n for n in numbers if isinstance(n, int))
+    return {rel: sorted(numbers) for rel, numbers in merged.items()}
+
+
 # ---------------------------------------------------------------- per-test bookkeeping
 
 
@@ -706,10 +733,15 @@ class _Plugin:
             self.deadline = _CLOCK[0]() + self.test_timeout
             self._watchdog()
         if self.tracer is not None:
+            os.environ["ITARCH_TRACE_TEST"] = f"{nodeid}#{run}"  # for the Python children
             self.tracer.start()
 
     def pytest_runtest_logfinish(self, nodeid: str, location: Any) -> None:
         lines = self.tracer.stop() if self.tracer is not None else {}
+        if self.tracer is not None:
+            token = os.environ.pop("ITARCH_TRACE_TEST", "")
+            for rel, numbers in _children_lines(token).items():
+                lines[rel] = sorted(set(lines.get(rel, [])) | set(numbers))
         if self.test_timeout > 0 and self.hang_file is not None:
             faulthandler.cancel_dump_traceback_later()
         if self.count_unrouted:
