@@ -62,7 +62,7 @@ def review(
         with Sandbox(repo, python, settings.sandbox) as sandbox:
             result.isolation = sandbox.level
             say(f"running {len(scope.test_files)} test file(s) with line tracing")
-            trace = sorted(scope.modules.values())
+            trace = scope.trace
             seen = runs.first_run(sandbox, scope.test_files, trace)
             if not seen.order:  # nothing ran: say why when it is the environment's fault
                 ensure_suite_collects(sandbox, settings.tests_root or "tests")
@@ -89,8 +89,11 @@ def review(
     result.skipped += seen.notes
     result.tests_run = len(seen.order)
     about = owners(seen, repo)
+    handlers = _handler_spans(repo, scope, defs)
     for module, path in scope.modules.items():
-        entry = _module_review(module, path, scope.seams.get(path, []), defs[path], seen, about)
+        entry = _module_review(
+            module, path, scope.seams.get(path, []), defs[path], seen, about, handlers
+        )
         if entry.seams or entry.untested_functions or entry.tests:
             result.modules.append(entry)
     result.seconds = round(time.monotonic() - started, 2)
@@ -119,6 +122,21 @@ def seam_span(seam: Seam, found: list[Function]) -> tuple[Function | None, set[i
     return func, {seam.line}
 
 
+def _handler_spans(
+    repo: Path, scope: ReviewScope, defs: dict[str, list[Function]]
+) -> dict[str, list[tuple[str, Function]]]:
+    """Per module-level registration, the functions it registers (a class: its methods)."""
+    found: dict[str, list[tuple[str, Function]]] = {}
+    for seam_id, targets in scope.handlers.items():
+        for path, qualname in targets:
+            if path not in defs:
+                defs[path] = functions(_read(repo / path))
+            hits = [f for f in defs[path] if f.qualname == qualname]
+            hits = hits or [f for f in defs[path] if f.qualname.startswith(qualname + ".")]
+            found.setdefault(seam_id, []).extend((path, f) for f in hits)
+    return found
+
+
 def _executes(lines: dict[str, set[int]], path: str, span: set[int]) -> bool:
     hit = lines.get(path)
     if not hit:
@@ -133,6 +151,7 @@ def _module_review(
     found: list[Function],
     seen: runs.Observed,
     about: dict[str, set[str]],
+    handlers: dict[str, list[tuple[str, Function]]],
 ) -> ModuleReview:
     passed = seen.passed
     touching = [n for n in seen.order if seen.lines.get(n, {}).get(path)]
@@ -142,8 +161,16 @@ def _module_review(
     ranked: list[tuple[int, int, str]] = []
     for seam in seams:
         func, span = seam_span(seam, found)
-        tests = [n for n in passed if _executes(seen.lines[n], path, span)]
         size = func.size if func else 1
+        if func is None and seam.id in handlers:  # a registration: it runs when its handler does
+            tests = [
+                n
+                for n in passed
+                if any(seen.lines[n].get(p, set()) & f.lines for p, f in handlers[seam.id])
+            ]
+            size = sum(f.size for _, f in handlers[seam.id])
+        else:
+            tests = [n for n in passed if _executes(seen.lines[n], path, span)]
         entry.seams.append(
             SeamCoverage(
                 id=seam.id,

@@ -8,8 +8,9 @@ from pathlib import Path, PurePosixPath
 
 from agent.context.builder import resolve_modules
 from agent.context.files import ModuleNamer, discover_python_files
+from agent.context.imports import known_prefix
 from agent.context.repo_map import RepoMap, build_repo_map
-from agent.context.seams import Target, find_seams
+from agent.context.seams import Target, find_seams, scan_module
 from agent.quality.related import imports_of, module_files
 from agent.schema import Seam
 
@@ -25,6 +26,15 @@ class ReviewScope:
     modules: dict[str, str]  # module -> path, in path order
     seams: dict[str, list[Seam]] = field(default_factory=dict)  # path -> its own seams
     test_files: list[str] = field(default_factory=list)  # test modules that may reach them
+    # seam id -> (path, qualname) of the functions a module-level registration names
+    # (`path("orders/", views.orders)`, `bus.subscribe("paid", on_paid)`): it runs when they do
+    handlers: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def trace(self) -> list[str]:
+        """The files whose lines are recorded: the modules and the handlers they register."""
+        extra = {p for found in self.handlers.values() for p, _ in found}
+        return sorted(set(self.modules.values()) | extra)
 
 
 def review_scope(root: Path, requested: list[str] | None) -> ReviewScope:
@@ -49,8 +59,45 @@ def review_scope(root: Path, requested: list[str] | None) -> ReviewScope:
         if seam.path in modules.values() and seam.kind != "import":
             by_path[seam.path].append(seam)
     scope.seams = {p: sorted(s, key=lambda s: s.line) for p, s in by_path.items()}
+    scope.handlers = _handlers(repo_map, modules, scope.seams)
     scope.test_files = _test_files(root, repo_map, set(modules))
     return scope
+
+
+def _handlers(
+    repo_map: RepoMap, modules: dict[str, str], seams: dict[str, list[Seam]]
+) -> dict[str, list[tuple[str, str]]]:
+    known = set(repo_map.modules)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for module, path in modules.items():
+        module_level = {s.line: s for s in seams.get(path, []) if not s.symbol}
+        text = repo_map.sources.get(path)
+        if not module_level or text is None:
+            continue
+        scan = scan_module(module, path, text, known)
+        if scan is None:
+            continue
+        for item in scan.found:
+            seam = module_level.get(item.line)
+            if seam is None or not item.handlers or seam.id != f"{item.kind}:{path}:{item.line}":
+                continue
+            for handler in item.handlers:
+                dotted = _resolve(scan.resolve_alias, handler.replace("()", ""))
+                owner = known_prefix(dotted, known)
+                if owner is None and "." not in handler:
+                    owner, dotted = module, f"{module}.{handler}"
+                if owner is None or owner not in repo_map.modules or dotted == owner:
+                    continue
+                qualname = dotted[len(owner) + 1 :].removesuffix(".as_view")
+                found.setdefault(seam.id, []).append((repo_map.modules[owner].path, qualname))
+    return found
+
+
+def _resolve(aliases: dict[str, str], dotted: str) -> str:
+    head, _, rest = dotted.partition(".")
+    if head in aliases:
+        return f"{aliases[head]}.{rest}" if rest else aliases[head]
+    return dotted
 
 
 def _own_code(module: str, path: str) -> bool:

@@ -295,3 +295,62 @@ def test_a_copy_of_a_test_is_redundant_though_the_first_run_filled_a_cache(
     ]
     assert "tests/test_a.py::test_euros_stay_euros" in module["weak_tests"][0]["detail"]
     assert "second run" in module["weak_tests"][0]["detail"]
+
+
+WEB = """\
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from calc import views
+
+routes = [
+    Route("/rates", views.rates),
+    Route("/health", views.health),
+]
+app = Starlette(routes=routes)
+"""
+VIEWS = """\
+from starlette.responses import JSONResponse
+
+
+async def rates(request):
+    return JSONResponse({"EUR": 1.0})
+
+
+async def health(request):
+    return JSONResponse({"ok": True})
+"""
+TEST_WEB = """\
+from starlette.testclient import TestClient
+
+from calc.web import app
+
+
+def test_rates_are_listed():
+    assert TestClient(app).get("/rates").json() == {"EUR": 1.0}
+"""
+
+
+def test_a_route_registered_in_a_table_is_tested_when_its_view_runs(tmp_path: Path) -> None:
+    repo = tmp_path / "calc"
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "calc/__init__.py": "",
+        "calc/web.py": WEB,
+        "calc/views.py": VIEWS,
+        "tests/test_web.py": TEST_WEB,
+    }
+    for rel, text in files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(text, encoding="utf-8")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "calc")
+    done = itarch("review", "--module", "calc.web", "--json", "--reruns", "0", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    web = by_module(json.loads(done.stdout))["calc.web"]
+    assert {s["id"]: s["tests"] for s in web["seams"]} == {
+        "http_route:calc/web.py:7": ["tests/test_web.py::test_rates_are_listed"],
+        "http_route:calc/web.py:8": [],
+    }
+    assert web["untested_seams"] == ["http_route:calc/web.py:8"]
