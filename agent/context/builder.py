@@ -176,7 +176,8 @@ def _judge_behaviour(root: Path, found: Change) -> tuple[list[BehaviourNote], li
     notes: list[BehaviourNote] = []
     names: list[ModuleName] = []
     for f in found.files:
-        if not f.path.endswith(".py") or f.status == "deleted" or is_test_path(f.path):
+        # A renamed file's old text is under another path: it is not compared.
+        if not f.path.endswith(".py") or f.status in ("deleted", "renamed") or is_test_path(f.path):
             continue
         if git_repo is None:
             git_repo = GitRepo(root)
