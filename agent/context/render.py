@@ -132,7 +132,11 @@ def render_context(ctx: Context) -> str:
     if ctx.behaviour:
         out += ["", "## What the change does", behaviour(ctx.behaviour)]
     elif any(f.cosmetic for f in ctx.changed) and not ctx.modules:
-        out += ["", "## What the change does", "Nothing in behaviour: the change is cosmetic."]
+        out += [
+            "",
+            "## What the change does",
+            "No behaviour change in Python code: its changes are cosmetic.",
+        ]
     out += ["", "## Change summary", summary(ctx)]
     if ctx.diff:
         out += ["", "## Diff", fenced(ctx.diff, "diff")]

@@ -61,7 +61,7 @@ def test_a_reformat_only_change_is_cosmetic_and_has_no_seams(shop_repo: git.Repo
     assert changed.added_lines and changed.behaviour_lines == []
     assert ctx.seams == [] and ctx.modules == [] and ctx.behaviour == []
     assert "cosmetic only" in text and "**changed**" not in text
-    assert "Nothing in behaviour: the change is cosmetic." in text
+    assert "No behaviour change in Python code: its changes are cosmetic." in text
 
 
 def test_only_the_function_that_changed_behaviour_is_changed(shop_repo: git.Repo) -> None:
