@@ -312,9 +312,10 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
             annotations.extend(node.decorator_list)
         elif isinstance(node, ast.AnnAssign):
             annotations.append(node.annotation)
-        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
-            if _is_type_alias(node, node.value):
-                annotations.append(node.value)
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            value = node.value
+            if value is not None and _is_type_alias(node, value):
+                annotations.append(value)
         if isinstance(node, ast.ClassDef):
             annotations.extend(node.decorator_list)
         elif isinstance(node, ast.Assign) and any(

@@ -140,7 +140,10 @@ def test_in_a_child_process():
 
 
 def test_in_a_child_that_replaces_itself():
-    code = "import os; from shopkit.prices import total; total([(1, 1)]); os.execv('/bin/true', ['true'])"
+    code = (
+        "import os; from shopkit.prices import total; total([(1, 1)]); "
+        "os.execv('/bin/true', ['true'])"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
