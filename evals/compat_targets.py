@@ -306,7 +306,20 @@ JANUS = CompatSpec(
     gitignore=(*PYTHON_GITIGNORE, ".venv/"),
     requirements=(PYTEST, "pytest-asyncio==1.5.0", "pytest-cov==7.1.0"),
     check=("tests/test_mixed.py",),
-    notes="setup.cfg: addopts = --cov-branch --cov-report xml, asyncio_mode = strict",
+    # These assert nothing: each only awaits join() or close() and passes if that returns.
+    known_rejections={
+        f"tests/test_mixed.py::TestMixedMode::{name}": "no_assertions"
+        for name in (
+            "test_sync_put_async_join",
+            "test_double_closing",
+            "test_async_join_after_closing",
+            "test_close_after_async_join",
+            "test_sync_join_after_closing",
+            "test_close_after_sync_join",
+        )
+    },
+    notes="setup.cfg: addopts = --cov-branch --cov-report xml, asyncio_mode = strict; six "
+    "tests assert nothing (they pass when join()/close() return), rejected as no_assertions",
 )
 
 HTTPCORE = CompatSpec(
@@ -352,6 +365,16 @@ DJANGO_MODEL_UTILS = CompatSpec(
         ConfigEdit(path="pyproject.toml", text='\n[tool.itarch.sandbox]\npass_env = ["SQLITE"]\n'),
     ),
     edits_message="Pass SQLITE to itarch's sandbox, as its error message says",
+    # Constructing a model or a field is the whole test: nothing is asserted.
+    known_rejections={
+        "tests/test_fields/test_status_field.py::StatusFieldTests::test_choices_name": (
+            "no_assertions"
+        ),
+        "tests/test_fields/test_status_field.py::StatusFieldTests::test_no_check_for_status": (
+            "no_assertions"
+        ),
+    },
+    notes="two tests only construct a model or a field and assert nothing: no_assertions",
 )
 
 DJANGO_SOLO = CompatSpec(
