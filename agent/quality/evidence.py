@@ -38,21 +38,17 @@ def check_oracles(works: list[FileWork]) -> None:
 
 def measure_coverage(works: list[FileWork], scope: Scope, existing: cov.Lines) -> None:
     """Per test: traced lines of the scope, lines beyond the existing suite, changed lines hit,
-    seams reached (by trace; by name only for the project's own code run in a subprocess)."""
+    seams reached: all by trace (child Python processes included), never by names."""
     for work in works:
-        refs = cov.test_references(work.facts.tree) if work.facts.tree else {}
         for test in work.tests.values():
             if not test.alive or test.skipped:
                 continue
-            names, strings = refs.get(test.qualname, (set(), set()))
             if scope.trace:
                 traced = {p: ls for p, ls in test.lines.items() if p in scope.trace}
                 test.lines = traced = cov.with_headers(traced, scope.workspace)
                 test.lines_added = cov.count(cov.added_lines(traced, existing))
                 test.changed_lines_covered = cov.as_refs(cov.intersect(traced, scope.changed))
-            test.seams = [
-                s.id for s in scope.seams if _exercises(scope, s, test.lines, names, strings)
-            ]
+            test.seams = [s.id for s in scope.seams if _exercises(scope, s, test.lines)]
 
 
 def run_mutation(
@@ -154,47 +150,19 @@ def check_reaches_change(works: list[FileWork], scope: Scope) -> None:
         return
     touched = [s for s in scope.seams if s.changed]
     for work in works:
-        refs = cov.test_references(work.facts.tree) if work.facts.tree else {}
         for test in work.tests.values():
             if not test.candidate or test.changed_lines_covered:
                 continue
             if any(s.id in test.seams for s in touched):
                 continue
-            names, strings = refs.get(test.qualname, (set(), set()))
-            if any(_runs_in_subprocess(scope, p, names, strings) for p in scope.changed):
-                continue  # runs the changed module in another process, where no trace reaches
             test.fail(_misses(scope, touched))
 
 
-def _exercises(
-    scope: Scope, seam: Seam, lines: cov.Lines, names: set[str], strings: set[str]
-) -> bool:
-    """A test exercises a seam when it executed the seam's own lines (by trace)."""
+def _exercises(scope: Scope, seam: Seam, lines: cov.Lines) -> bool:
+    """A test exercises a seam when it executed the seam's own lines (by trace; the Python
+    processes a test starts are traced too, so `python -m pkg.cli` counts by what it ran)."""
     hit = lines.get(seam.path)
-    if hit and hit & cov.body_lines(scope.workspace, seam.path, seam.line):
-        return True
-    return _runs_in_subprocess(scope, seam.path, names, strings)
-
-
-def _runs_in_subprocess(scope: Scope, path: str, names: set[str], strings: set[str]) -> bool:
-    """The one exception to coverage: the trace cannot follow a subprocess, so a test that starts
-    one and names the project's own file, module (`-m shop.cli`) or console script of `path` as
-    what it runs is taken at its word. Any other subprocess (`python -c ...`, `git`) earns
-    nothing."""
-    if not cov.runs_subprocess(names):
-        return False
-    dotted = path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-    scripts = {
-        s.detail.split()[2]
-        for s in scope.seams
-        if s.path == path and s.detail.startswith("console script ") and len(s.detail.split()) > 2
-    }
-    for text in strings:
-        if text in scripts or text == path or path.endswith("/" + text):
-            return True
-        if "." in text and (dotted == text or dotted.endswith("." + text)):
-            return True
-    return False
+    return bool(hit and hit & cov.body_lines(scope.workspace, seam.path, seam.line))
 
 
 def _reaches(mutant: Mutant, lines: dict[str, set[int]]) -> bool:

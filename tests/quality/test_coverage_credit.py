@@ -1,6 +1,6 @@
 """Coverage decides what a test exercises: a seam is credited for the lines a test executed, not
 for names in its source. Running some other program in a subprocess earns nothing; running the
-project's own module in one is the single exception a trace cannot check."""
+project's own module in one counts by the lines the child process ran."""
 
 from __future__ import annotations
 
