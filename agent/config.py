@@ -24,8 +24,10 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from agent.errors import UserError
 
-class ConfigError(Exception):
+
+class ConfigError(UserError):
     """The configuration is invalid; the message names the setting."""
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from agent.errors import UserError
 from agent.log import get_logger
 
 log = get_logger(__name__)
@@ -34,7 +35,7 @@ _SKIP = shutil.ignore_patterns(
 )
 
 
-class ExampleError(Exception):
+class ExampleError(UserError):
     """The example repository cannot be built; the message says why, in one line."""
 
 

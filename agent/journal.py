@@ -14,10 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent.errors import UserError
+
 RUNS_DIR = Path(".itarch") / "runs"
 
 
-class JournalError(Exception):
+class JournalError(UserError):
     """A run to resume does not exist or its journal cannot be read."""
 
 

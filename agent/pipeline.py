@@ -16,6 +16,7 @@ from typing import Any
 
 from agent.config import Settings
 from agent.context import RepoTools, build_context, render_context
+from agent.errors import UserError
 from agent.journal import Journal, scratch_dir
 from agent.log import get_logger
 from agent.loop import Loop, LoopState
@@ -39,7 +40,7 @@ log = get_logger(__name__)
 Progress = Callable[[str], None]
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """Something the user asked for cannot be done as asked; the message says what to change."""
 
 

@@ -16,17 +16,12 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from agent.cli.paths import PathError
-from agent.config import ConfigError, Settings, load_settings
-from agent.context import ContextError
+from agent.config import Settings, load_settings
 from agent.context.diff import git_refusal
-from agent.examples import ExampleError
-from agent.journal import JournalError
+from agent.errors import UserError
 from agent.log import configure
-from agent.models.base import ModelError
-from agent.pipeline import Interrupted, UsageError
+from agent.pipeline import Interrupted
 from agent.report import styled
-from agent.sandbox import SandboxError, TargetPythonError
 
 console = Console(highlight=False)  # what the user asked for: stdout
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -34,22 +29,12 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 UNWRAPPED_WIDTH = 1 << 20
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A user error raised by the CLI itself."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    CliError,
-    ConfigError,
-    ContextError,
-    ExampleError,
-    JournalError,
-    ModelError,
-    PathError,
-    UsageError,
-    SandboxError,
-    TargetPythonError,
-)
+# Every error a user can cause subclasses UserError (agent/errors.py): one class to catch.
+USER_ERRORS: tuple[type[Exception], ...] = (UserError,)
 
 
 # ---------------------------------------------------------------- global options

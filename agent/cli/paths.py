@@ -10,13 +10,14 @@ import tomllib
 from pathlib import Path
 
 from agent.context.files import SKIP_DIRS
+from agent.errors import UserError
 
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 # pytest's default norecursedirs, plus what never holds a project's tests.
 _NO_RECURSE = ("*.egg", ".*", "_darcs", "build", "CVS", "dist", "node_modules", "venv", "{arch}")
 
 
-class PathError(Exception):
+class PathError(UserError):
     """A path argument names nothing itarch can judge; the message says what to give instead."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent.errors import UserError
 
-class ContextError(Exception):
+
+class ContextError(UserError):
     """The repository or a requested ref/module cannot be read; the message is one clear line."""

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from agent.errors import UserError
 from agent.log import get_logger
 from agent.prompts import SUBAGENT_PATH, subagent_file
 
@@ -30,7 +31,7 @@ WORKFLOW_PATH = Path(".github/workflows/itarch.yml")
 Action = Literal["created", "updated", "replaced", "unchanged", "kept", "installed"]
 
 
-class InitError(Exception):
+class InitError(UserError):
     """A set-up step cannot be done as asked; the message says why and what to do."""
 
 

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent import __version__
+from agent.errors import UserError
 from agent.log import get_logger
 
 log = get_logger(__name__)
@@ -42,7 +43,7 @@ ACTION_REF = "itarch/itarch@v0"  # how workflows refer to this repository's acti
 INTEGRATION_DENIED = "resource not accessible by integration"
 
 
-class GitHubError(Exception):
+class GitHubError(UserError):
     """GitHub could not do what the PR bot asked; the message says what to change, in one line."""
 
 

@@ -19,10 +19,10 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from agent import __version__
-from agent.cli.common import USER_ERRORS  # one list of user errors for every entry point
 from agent.cli.paths import resolve_test_files
 from agent.config import load_settings
 from agent.context import build_context, render_context
+from agent.errors import UserError  # the base of every error a user can cause
 from agent.journal import RUNS_DIR, Journal
 from agent.log import get_logger
 from agent.pipeline import check as run_check
@@ -98,7 +98,7 @@ class Tools:
                 return body()
             except ToolError:
                 raise
-            except USER_ERRORS as exc:  # a bad ref, a missing file, bad config: one clear line
+            except UserError as exc:  # a bad ref, a missing file, bad config: one clear line
                 raise ToolError(str(exc)) from None
             except Exception as exc:  # the traceback goes to the log, one line to the client
                 log.exception("mcp tool failed", tool=tool)

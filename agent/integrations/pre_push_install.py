@@ -13,6 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from agent.errors import UserError
 from agent.integrations.pre_push_git import GitError, git
 
 HOOK = "pre-push"
@@ -23,7 +24,7 @@ MODES = ("check", "generate", "block")
 _OWN_SCOPES = ("local", "worktree")
 
 
-class HookError(Exception):
+class HookError(UserError):
     """The hook cannot be installed or removed as asked; the message says how to fix it."""
 
 

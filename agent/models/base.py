@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from agent.errors import UserError
 from agent.schema import ModelResponse
 
 
-class ModelError(Exception):
+class ModelError(UserError):
     """The model could not answer (after retries); the message says why, in one line."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from agent.errors import UserError
 
-class SandboxError(Exception):
+
+class SandboxError(UserError):
     """The sandbox cannot do what was asked (bad isolation setting, bad file path, broken copy)."""
 
 
