@@ -33,14 +33,18 @@ def scope_of(context: Context | None, workspace: Path, tests_root: str) -> Scope
     changed: dict[str, set[int]] = {}
     if context.base:
         for c in context.changed:
+            # Only lines that changed behaviour: a reformat, a comment or a docstring is not
+            # something a test can pin, nor a place for mutants.
+            lines = c.added_lines if c.behaviour_lines is None else c.behaviour_lines
             if (
                 c.status != "deleted"
                 and c.path.endswith(".py")
-                and c.added_lines
+                and not c.cosmetic
+                and lines
                 and not bare.in_tests_root(c.path)
                 and (workspace / c.path).is_file()
             ):
-                changed[c.path] = set(c.added_lines)
+                changed[c.path] = set(lines)
     if changed:
         trace = sorted(changed)
     else:
