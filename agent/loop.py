@@ -18,7 +18,7 @@ from agent.journal import Journal
 from agent.models.base import ContextTooLong, Model, ModelError
 from agent.quality import verdict_feedback
 from agent.schema import CheckResult, ProposedFile
-from agent.state import LoopState, over_budget, rounds_left
+from agent.state import LAST_ROUND, LoopState, over_budget, rounds_left, rounds_note
 from agent.tools import FINISH, PROPOSE, ToolBox
 
 NUDGE = "Use the tools: propose test files with `propose_tests`, or call `finish` if you are done."
@@ -26,7 +26,6 @@ CUT_OFF = (
     "Your reply was cut off at the output token limit, so nothing in it was run. "
     "Propose fewer or shorter files at a time."
 )
-LAST_ROUND = "That was the last proposal round: call `finish` with your summary."
 
 
 class Judge(Protocol):
@@ -138,8 +137,7 @@ class Loop:
         for kind, data in state.take_verdict(result, files):
             self.journal.append(kind, **data)
         kept_all = bool(result.files) and all(f.accepted for f in result.files)
-        last = f"\n\n{LAST_ROUND}" if rounds_left(state, self.budget) <= 0 else ""
-        return verdict_feedback(result) + last, not kept_all
+        return f"{verdict_feedback(result)}\n\n{rounds_note(state, self.budget)}", not kept_all
 
     def add(self, state: LoopState, role: str, content: list[dict[str, Any]], **extra: Any) -> None:
         state.messages.append({"role": role, "content": content})

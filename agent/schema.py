@@ -203,6 +203,7 @@ class CheckResult(BaseModel):
     mutants_killed: int = 0
     # What the tests kept so far (this proposal's and earlier ones') leave open, for the model:
     survivors: list[str] = Field(default_factory=list)  # "path:line: `a < b` -> `a >= b`"
+    kept_kill: tuple[int, int] = (0, 0)  # mutants the kept tests kill, of those seen, in the run
     unexecuted_changes: list[str] = Field(default_factory=list)  # "path lines 12-14 (fn)"
     untested_seams: list[str] = Field(default_factory=list)  # "kind path:line detail"
 

@@ -91,3 +91,12 @@ def over_budget(state: LoopState, budget: Budget) -> StopCause | None:
 
 def rounds_left(state: LoopState, budget: Budget) -> int:
     return budget.rounds - (state.rounds - state.spent.rounds)
+
+
+LAST_ROUND = "That was the last proposal round: call `finish` with your summary."
+
+
+def rounds_note(state: LoopState, budget: Budget) -> str:
+    """The line that ends a verdict: how many proposals the model has left."""
+    left = rounds_left(state, budget)
+    return LAST_ROUND if left <= 0 else f"Proposal rounds left: {left}."

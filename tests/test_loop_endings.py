@@ -57,6 +57,9 @@ def test_defaults_let_a_reading_session_propose_and_finish(shop: ShopRepo) -> No
 def test_all_accepted_then_more_proposed(shop: ShopRepo) -> None:
     model = ScriptedModel([[propose()], [propose(SECOND_PATH)], [FINISH]])
     report = generate(shop.path, settings=settings_for(shop), model=model, base=shop.base)
+    first = last_result(model.requests[1])
+    assert "Proposal rounds left: 4." in first  # every verdict says how many are left
+    assert "All tests kept so far kill" in first  # and what the kept tests kill in total
     assert sorted(a.path for a in report.accepted) == sorted([CHECKOUT_PATH, SECOND_PATH])
     assert report.stopped_by == "finish" and len(model.requests) == 3
 

@@ -183,11 +183,13 @@ def _record(
     test.on_base = on_base
     if not accepted:
         # failed (or is a bug) on the change: did the change bring the failure?
-        test.base_detail = one_line(
-            f"{how}: the change broke this behaviour (a regression, or a defect of the change)"
-            if on_base == "passed"
-            else f"{how}: it fails on the base too, so the failure is not new with the change"
-        )
+        if on_base == "passed":
+            said = "the change broke this behaviour (a regression, or a defect of the change)"
+        elif detects:  # the base cannot even run it: what it tests is new with the change
+            said = "what it tests is new with the change, so its failure is the change's too"
+        else:
+            said = "it fails on the base too, so the failure is not new with the change"
+        test.base_detail = one_line(f"{how}: {said}")
         return
     test.detects_change = detects
     if on_base == "passed":
@@ -238,9 +240,20 @@ _NAMED = (
 )
 
 
+_SIGNATURE_ERRORS = (
+    "unexpected keyword argument",
+    "positional argument",
+    "required keyword-only argument",
+)
+
+
 def _missing_change(exc_type: str | None, message: str, longrepr: str, modules: set[str]) -> bool:
     """An error on the base counts as detecting the change only when it is the change's own
-    module or name missing there (an ImportError or AttributeError naming a changed module)."""
+    module or name missing there (an ImportError or AttributeError naming a changed module), or
+    a call the change's signatures accept and the base's do not (a TypeError about arguments:
+    the same call runs on the change, so the signature is what changed)."""
+    if exc_type == "TypeError":
+        return any(phrase in (message or "") for phrase in _SIGNATURE_ERRORS)
     if exc_type not in (*_IMPORT_ERRORS, "AttributeError"):
         return False
     for text in (message, longrepr):

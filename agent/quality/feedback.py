@@ -169,6 +169,12 @@ def _still_open(result: CheckResult) -> list[str]:
         ("Changed seams no kept test exercises", result.untested_seams),
     ]
     out: list[str] = []
+    killed, seen = result.kept_kill
+    if seen:
+        out += [
+            "",
+            f"All tests kept so far kill {killed} of the {seen} mutants of the changed lines.",
+        ]
     for title, items in sections:
         if items:
             out += ["", f"{title}:", *(f"  - {item}" for item in items)]

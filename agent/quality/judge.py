@@ -357,6 +357,7 @@ class Judge:
             mutation_score=round(killed / total, 3) if total else None,
             mutants_total=total,
             mutants_killed=killed,
+            kept_kill=self.open.killed_so_far(),
             **self.open.summary(),
         )
 

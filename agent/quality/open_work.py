@@ -62,6 +62,10 @@ class OpenWork:
             self.mutants.update({m.id: m for m in mutation.counted()})
             self.killed |= mutation.killed(kept_ids)
 
+    def killed_so_far(self) -> tuple[int, int]:
+        """(mutants of the changed lines the kept tests kill, mutants seen) over the run."""
+        return len(self.killed & self.mutants.keys()), len(self.mutants)
+
     def summary(self) -> dict[str, list[str]]:
         survivors = sorted(
             (m for m in self.mutants.values() if m.id not in self.killed),

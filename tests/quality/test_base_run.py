@@ -347,3 +347,12 @@ def test_shop_change_is_detected_and_timed(shop: ShopRepo) -> None:
     assert (detector.on_base, detector.detects_change) == ("failed", True)
     assert "'50.00' == '45.00'" in detector.base_detail
     assert result.gate_seconds["base"] > 0
+
+
+def test_a_call_the_base_signature_refuses_detects_the_change() -> None:
+    from agent.quality.base_run import _missing_change
+
+    refused = "Table.__init__() got an unexpected keyword argument 'persist_empty'"
+    assert _missing_change("TypeError", refused, "", {"tinydb.table"})
+    assert not _missing_change("TypeError", "unsupported operand type(s) for +", "", set())
+    assert not _missing_change("ValueError", refused, "", {"tinydb.table"})
