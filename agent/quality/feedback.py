@@ -113,11 +113,13 @@ def _evidence(test: TestVerdict) -> str:
     if test.reruns_total:
         parts.append(f"passed {test.reruns_passed}/{test.reruns_total} reruns")
     if test.lines_added:
-        parts.append(f"+{test.lines_added} lines")
+        parts.append(f"+{test.lines_added} lines no existing test runs")
     if test.changed_lines_covered:
-        parts.append(f"{len(test.changed_lines_covered)} changed lines")
+        parts.append(f"runs {len(test.changed_lines_covered)} changed lines")
     if test.change_mutants is not None:
-        parts.append(f"kills {test.change_mutants_killed}/{test.change_mutants} mutants")
+        parts.append(
+            f"kills {test.change_mutants_killed} of the {test.change_mutants} mutants of the change"
+        )
     elif test.mutants_killed:
         parts.append(f"kills {len(test.mutants_killed)} mutants")
     if test.detects_change:

@@ -47,7 +47,8 @@ def test_feedback_lists_each_verdict_and_what_to_fix() -> None:
     text = verdict_feedback(_result())
     assert text.startswith("Verdict: 1 of 2 file(s) kept.")
     assert "tests/test_kept.py: ACCEPTED, it will be kept as written" in text
-    assert "test_ok: accepted (passed 5/5 reruns, +4 lines, kills 2 mutants)" in text
+    ok = "test_ok: accepted (passed 5/5 reruns, +4 lines no existing test runs, kills 2 mutants)"
+    assert ok in text
     assert "test_bug: bug" in text
     assert "tests/test_bad.py: REJECTED (1 of 2 test(s) rejected)" in text
     assert "test_total: rejected [fails] fails on the current code: assert 6.0 == 5.0" in text
