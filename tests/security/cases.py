@@ -96,7 +96,10 @@ CASES: list[Case] = [
         "resolve a hostname (socket, _socket, libc getaddrinfo)",
         _one("network_dns"),
         {"*": _only("network")},
-        process="escapes",
+        # Not judged at the process level: there the query goes wherever the host's resolver
+        # sends it (its own resolv.conf, caches, timeouts), so whether the harness's listener sees
+        # it varies from run to run. The level is documented as not isolated either way.
+        process="skip",
         why_process="no network namespace: libc's resolver goes around the plugin's guard",
     ),
     Case(
