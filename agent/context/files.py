@@ -118,3 +118,24 @@ def read_text(path: Path, limit: int | None = None) -> str | None:
     if b"\0" in data[:8192]:
         return None
     return data.decode("utf-8", errors="replace")
+
+
+def module_path(root: Path, module: str) -> str | None:
+    """`shop.orders` -> `shop/orders.py` (or `src/...`, or a package's `__init__.py`)."""
+    parts = module.split(".")
+    for base in ("", "src/"):
+        for candidate in (f"{base}{'/'.join(parts)}.py", f"{base}{'/'.join(parts)}/__init__.py"):
+            if (root / candidate).is_file():
+                return candidate
+    return None
+
+
+def module_name(path: str) -> str:
+    """`src/shop/orders.py` -> `shop.orders`."""
+    pure = PurePosixPath(path)
+    parts = list(pure.with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)

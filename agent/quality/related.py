@@ -6,29 +6,11 @@ import ast
 import os
 from pathlib import Path, PurePosixPath
 
+from agent.context.files import module_name, module_path
+
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "build"}
 MAX_RELATED_FILES = 6
-
-
-def module_path(root: Path, module: str) -> str | None:
-    """`shop.orders` -> `shop/orders.py` (or `src/...`, or a package's `__init__.py`)."""
-    parts = module.split(".")
-    for base in ("", "src/"):
-        for candidate in (f"{base}{'/'.join(parts)}.py", f"{base}{'/'.join(parts)}/__init__.py"):
-            if (root / candidate).is_file():
-                return candidate
-    return None
-
-
-def module_name(path: str) -> str:
-    """`src/shop/orders.py` -> `shop.orders`."""
-    pure = PurePosixPath(path)
-    parts = list(pure.with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+__all__ = ["module_files", "module_name", "module_path", "related_test_files", "test_files"]
 
 
 def test_files(root: Path, tests_root: str) -> list[str]:
