@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     context_tokens: int = 60_000
     reruns: int = 5
     mutation: bool = True
+    # `.itarch/index.db`: existing tests' runs are recorded and reused while their files are
+    # unchanged (agent/index).
+    index: bool = True
     # Optional gates, off by default: "detects_change" rejects a test that passes on the base
     # and kills no mutant of the changed lines; "kills_mutants" rejects one that kills no mutant.
     require: list[Literal["detects_change", "kills_mutants"]] = Field(default_factory=list)

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agent.config import Settings
+from agent.context.files import discover_python_files
+from agent.index import open_index
 from agent.log import get_logger
 from agent.quality import coverage as cov
 from agent.quality.base_run import apply_required, check_base, note_mutants
@@ -88,7 +90,9 @@ class Judge:
         self.repo = Path(repo) if repo else sandbox.workspace
         self.workspace = sandbox.workspace
         self.scope = scope_of(context, self.workspace, self.tests_root)
-        self.baseline = Baseline(sandbox, self.scope.trace)
+        index = open_index(self.repo, self.workspace) if settings.index else None
+        sources = discover_python_files(self.workspace)[0] if index is not None else None
+        self.baseline = Baseline(sandbox, self.scope.trace, index=index, sources=sources)
         self.open = OpenWork(self.scope)  # what the tests kept so far leave untested
 
     # ------------------------------------------------------------------ public

@@ -1,0 +1,235 @@
+"""`.itarch/index.db`: which lines and functions of which files each existing test executed.
+
+Filled by every sandbox run of existing test files (the judge's baselines, `itarch index`);
+read by `check` (an unchanged test file's baseline is not run again), `context` (existing tests
+that execute the change), the pre-push hook and `review`. A test file's entry is valid while every
+file it depends on (`hashes.py`) still has the recorded content hash; stale entries are ignored,
+then replaced when the file runs again. A broken or unwritable index is never an error: the
+commands run as they would without one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.index.hashes import Hasher
+from agent.log import get_logger
+
+log = get_logger(__name__)
+
+INDEX_FILE = Path(".itarch") / "index.db"
+# Bumped whenever what is recorded changes meaning: older entries are then ignored.
+SCHEMA = 1
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS test_files (
+    path TEXT PRIMARY KEY, environment TEXT NOT NULL, collects INTEGER NOT NULL,
+    changed_paths TEXT NOT NULL, leftover_processes INTEGER NOT NULL, recorded REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS deps (
+    test_file TEXT NOT NULL, path TEXT NOT NULL, sha TEXT NOT NULL,
+    PRIMARY KEY (test_file, path));
+CREATE TABLE IF NOT EXISTS tests (
+    nodeid TEXT PRIMARY KEY, test_file TEXT NOT NULL, passed INTEGER NOT NULL,
+    duration REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS executed (
+    nodeid TEXT NOT NULL, test_file TEXT NOT NULL, path TEXT NOT NULL, lines TEXT NOT NULL,
+    functions TEXT NOT NULL, PRIMARY KEY (nodeid, path));
+CREATE INDEX IF NOT EXISTS executed_by_path ON executed (path);
+CREATE INDEX IF NOT EXISTS tests_by_file ON tests (test_file);
+"""
+
+
+@dataclass
+class TestRecord:
+    """One existing test as a run saw it."""
+
+    nodeid: str
+    passed: bool
+    duration: float
+    lines: dict[str, set[int]] = field(default_factory=dict)  # path -> executed lines
+    functions: dict[str, set[str]] = field(default_factory=dict)  # path -> qualnames run
+
+
+@dataclass
+class FileRecord:
+    """One existing test file's run: what its tests did, and what that depends on."""
+
+    path: str
+    collects: bool
+    deps: dict[str, str]  # path -> content hash at the time of the run
+    tests: list[TestRecord] = field(default_factory=list)
+    changed_paths: list[str] = field(default_factory=list)
+    leftover_processes: int = 0
+
+
+class ImpactIndex:
+    def __init__(self, db: sqlite3.Connection, root: Path) -> None:
+        self._db = db
+        self.root = root
+        self.hash = Hasher(root)
+
+    # ------------------------------------------------------------------ write
+
+    def record(self, entry: FileRecord, environment: str) -> None:
+        with self._write() as db:
+            self._forget(db, entry.path)
+            db.execute(
+                "INSERT INTO test_files VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.path,
+                    environment,
+                    int(entry.collects),
+                    json.dumps(sorted(entry.changed_paths)),
+                    entry.leftover_processes,
+                    time.time(),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO deps VALUES (?, ?, ?)",
+                [(entry.path, path, sha) for path, sha in sorted(entry.deps.items())],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
+                [(t.nodeid, entry.path, int(t.passed), t.duration) for t in entry.tests],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO executed VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.nodeid,
+                        entry.path,
+                        path,
+                        json.dumps(sorted(lines)),
+                        json.dumps(sorted(t.functions.get(path, ()))),
+                    )
+                    for t in entry.tests
+                    for path, lines in t.lines.items()
+                ],
+            )
+
+    def _forget(self, db: sqlite3.Connection, test_file: str) -> None:
+        for table, column in (
+            ("test_files", "path"),
+            ("deps", "test_file"),
+            ("tests", "test_file"),
+            ("executed", "test_file"),
+        ):
+            db.execute(f"DELETE FROM {table} WHERE {column} = ?", (test_file,))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                yield self._db
+        except sqlite3.Error as exc:
+            log.warning("test-impact index not updated", error=str(exc))
+
+    # ------------------------------------------------------------------ read
+
+    def valid(self, test_file: str, environment: str | None = None) -> bool:
+        """Whether the test file has an entry whose every dependency is unchanged."""
+        row = self._one("SELECT environment FROM test_files WHERE path = ?", (test_file,))
+        if row is None or (environment is not None and row[0] != environment):
+            return False
+        deps = self._all("SELECT path, sha FROM deps WHERE test_file = ?", (test_file,))
+        return all(self.hash(path) == sha for path, sha in deps)
+
+    def load(self, test_file: str, environment: str) -> FileRecord | None:
+        """The test file's entry when it is valid for this environment, else None."""
+        if not self.valid(test_file, environment):
+            return None
+        row = self._one(
+            "SELECT collects, changed_paths, leftover_processes FROM test_files WHERE path = ?",
+            (test_file,),
+        )
+        if row is None:
+            return None
+        tests = {
+            nodeid: TestRecord(nodeid, bool(passed), duration)
+            for nodeid, passed, duration in self._all(
+                "SELECT nodeid, passed, duration FROM tests WHERE test_file = ?", (test_file,)
+            )
+        }
+        for nodeid, path, lines, functions in self._all(
+            "SELECT nodeid, path, lines, functions FROM executed WHERE test_file = ?",
+            (test_file,),
+        ):
+            if nodeid in tests:
+                tests[nodeid].lines[path] = set(json.loads(lines))
+                tests[nodeid].functions[path] = set(json.loads(functions))
+        return FileRecord(
+            path=test_file,
+            collects=bool(row[0]),
+            deps={},
+            tests=list(tests.values()),
+            changed_paths=json.loads(row[1]),
+            leftover_processes=row[2],
+        )
+
+    def test_files(self) -> list[str]:
+        return [row[0] for row in self._all("SELECT path FROM test_files ORDER BY path", ())]
+
+    def recorded_sha(self, test_file: str, path: str) -> str | None:
+        row = self._one("SELECT sha FROM deps WHERE test_file = ? AND path = ?", (test_file, path))
+        return None if row is None else str(row[0])
+
+    def executions(self, path: str) -> Iterator[tuple[str, str, set[int], set[str]]]:
+        """(nodeid, test file, lines, functions) of every recorded test that ran `path`,
+        passing tests only."""
+        for nodeid, test_file, lines, functions in self._all(
+            "SELECT e.nodeid, e.test_file, e.lines, e.functions FROM executed e "
+            "JOIN tests t ON t.nodeid = e.nodeid WHERE e.path = ? AND t.passed = 1",
+            (path,),
+        ):
+            yield nodeid, test_file, set(json.loads(lines)), set(json.loads(functions))
+
+    def _one(self, sql: str, args: Iterable[object]) -> tuple | None:
+        rows = self._all(sql, args)
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, args: Iterable[object]) -> list[tuple]:
+        try:
+            return list(self._db.execute(sql, tuple(args)))
+        except sqlite3.Error as exc:
+            log.warning("test-impact index not readable", error=str(exc))
+            return []
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def index_path(repo: Path) -> Path:
+    return repo / INDEX_FILE
+
+
+def open_index(repo: Path, root: Path | None = None, *, create: bool = True) -> ImpactIndex | None:
+    """The repository's index (created when missing and `create`), hashing files under `root`
+    (a sandbox's copy of the repository, by default the repository itself); None when it cannot
+    be opened."""
+    path = index_path(repo)
+    if not path.exists() and not create:
+        return None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ignore = path.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n", encoding="utf-8")
+        db = sqlite3.connect(path, timeout=30, isolation_level="DEFERRED")
+        db.execute("PRAGMA journal_mode=WAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA:
+            with db:
+                for table in ("test_files", "deps", "tests", "executed"):
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+                db.execute(f"PRAGMA user_version = {SCHEMA}")
+        db.executescript(_TABLES)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("test-impact index unavailable", path=str(path), error=str(exc))
+        return None
+    return ImpactIndex(db, root or repo)
