@@ -16,13 +16,17 @@ from typing import Any
 
 from agent.config import Settings
 from agent.context import RepoTools, build_context, render_context
+from agent.context.conventions import detect_tests_root, pytest_config
+from agent.context.files import discover_python_files
 from agent.errors import UserError
+from agent.index import index_path, open_index
 from agent.journal import Journal, scratch_dir
 from agent.log import get_logger
 from agent.loop import Loop, LoopState
 from agent.models.base import Model
 from agent.prompts import system_prompt
 from agent.quality import Judge
+from agent.quality.index_build import IndexSummary, build_index
 from agent.resume import run_settings, state_from_journal
 from agent.sandbox import Sandbox, find_python
 from agent.sandbox.probe import ensure_suite_collects
@@ -227,6 +231,28 @@ def check(
             existing_ok=True,
         )
         return judge.check(files)
+
+
+def index(
+    repo: Path, *, settings: Settings, on_progress: Callable[[str], None] = lambda _: None
+) -> IndexSummary:
+    """Run the existing suite once and record what each test executes (`.itarch/index.db`)."""
+    python = find_python(repo, settings.python)
+    with Sandbox(repo, python, settings.sandbox) as sandbox:
+        store = open_index(repo, sandbox.workspace)
+        if store is None:
+            raise UsageError(f"cannot write the test-impact index {index_path(repo)}")
+        ensure_suite_collects(sandbox, _tests_root(repo, settings), judged=[])
+        return build_index(
+            sandbox, store, path=str(index_path(repo).relative_to(repo)), on_progress=on_progress
+        )
+
+
+def _tests_root(repo: Path, settings: Settings) -> str:
+    if settings.tests_root:
+        return settings.tests_root
+    _, testpaths = pytest_config(repo)
+    return detect_tests_root(repo, discover_python_files(repo)[1], testpaths)
 
 
 def write_new_file(repo: Path, accepted: AcceptedFile) -> bool:

@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from agent import __version__
-from agent.cli import check, context, demo, doctor, generate, hook, init, mcp, pr, review
+from agent.cli import check, context, demo, doctor, generate, hook, index, init, mcp, pr, review
 from agent.cli.argv import normalize_verbosity
 from agent.cli.common import (
     JSON_HELP,
@@ -58,7 +58,7 @@ def _globals(
     ctx.obj = GlobalFlags(repo=repo, python=python, verbose=verbose, json=as_json)
 
 
-for module in (generate, check, review, context, doctor, demo, init, mcp, pr, hook):
+for module in (generate, check, review, context, index, doctor, demo, init, mcp, pr, hook):
     module.register(app)
 
 
