@@ -1,29 +1,13 @@
 """The integration-test-architect persona, kept once in `prompts/`, and what is built from it.
 
-`itarch generate` sends `system_prompt()`; the Claude Code subagent file is `subagent_file()`.
-Both start from the same persona, so they cannot drift apart.
+`itarch generate` sends `system_prompt()`; the Claude Code subagent file
+(`agent.claude_code.subagent`) starts from the same persona, so they cannot drift apart.
 """
 
 from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-
-SUBAGENT_NAME = "integration-test-architect"
-SUBAGENT_PATH = Path(".claude/agents") / f"{SUBAGENT_NAME}.md"
-
-_FRONTMATTER = f"""---
-name: {SUBAGENT_NAME}
-description: Integration-test specialist for Python repositories. Use PROACTIVELY after a \
-change that crosses module boundaries (HTTP routes, services, database, events, external clients, \
-CLI), and whenever the user asks for integration tests, seam coverage, or proof that modules still \
-work together. It grounds itself with `itarch context`, proves every test with `itarch check`, and \
-reports suspected bugs as strict xfails instead of weakening assertions.
-tools: Read, Grep, Glob, Write, Edit, Bash, mcp__itarch__context, mcp__itarch__check, \
-mcp__itarch__read_report, mcp__itarch__review
-model: sonnet
----
-"""
 
 
 def prompts_dir() -> Path:
@@ -36,15 +20,11 @@ def prompts_dir() -> Path:
 
 
 @cache
-def _read(name: str) -> str:
+def read_prompt(name: str) -> str:
+    """One file of `prompts/`, stripped."""
     return (prompts_dir() / name).read_text(encoding="utf-8").strip()
 
 
 def system_prompt() -> str:
     """The system prompt of `itarch generate`."""
-    return f"{_read('persona.md')}\n\n{_read('generate.md')}\n"
-
-
-def subagent_file() -> str:
-    """The full text of `.claude/agents/integration-test-architect.md`."""
-    return f"{_FRONTMATTER}\n{_read('persona.md')}\n\n{_read('subagent.md')}\n"
+    return f"{read_prompt('persona.md')}\n\n{read_prompt('generate.md')}\n"

@@ -30,7 +30,7 @@ from typing import Any
 
 from agent.config import load_settings
 from agent.context import build_context
-from agent.examples import ShopRepo, build_shop_repo
+from agent.demo.shop import ShopRepo, build_shop_repo
 from agent.log import configure
 from agent.quality import Judge
 from agent.sandbox import Sandbox

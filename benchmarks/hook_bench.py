@@ -22,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.examples import build_shop_repo
-from agent.integrations.pre_push import install
+from agent.demo.shop import build_shop_repo
+from agent.hook.run import install
 
 TARGET_SECONDS = 1.0
 EDITED = "shop/orders.py"
@@ -143,7 +143,7 @@ def main() -> None:
     print(f"target < {TARGET_SECONDS:.1f} s for the hooked push: {verdict}")
     said_lines = [line for line in said.splitlines() if line.startswith("itarch:")]
     print("the hook said:", said_lines[0] if said_lines else "(nothing)")
-    check_path = "agent.integrations.pre_push, agent.config, agent.integrations.pre_push_scan"
+    check_path = "agent.hook.run, agent.config, agent.hook.scan"
     hook_import = import_seconds(f"import {check_path}", 5)
     cli_import = import_seconds("import agent.cli.main", 3)
     print(f"python + imports of check mode:     {hook_import * 1000:7.1f} ms")

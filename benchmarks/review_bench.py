@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from agent.config import load_settings
-from agent.examples import build_shop_repo
+from agent.demo.shop import build_shop_repo
 from agent.log import configure
 from agent.review import review
 from agent.review.scope import review_scope

@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from agent.examples import deterministic_git_env
+from agent.demo.shop import deterministic_git_env
 
 AUTHOR = "itarch evals"
 EMAIL = "evals@itarch.invalid"

@@ -6,6 +6,7 @@ Everything lives under the cache folder and is reused while the target's spec is
     <cache>/sdists/<project>-<version>/*.tar.gz
     <cache>/targets/<name>/repo      commit 1: the sdist as published; commit 2: held-out removed
     <cache>/targets/<name>/venv      the project (editable) and its pinned test dependencies
+                                     (or repo/.venv, git-ignored, for targets set up that way)
     <cache>/targets/<name>/prepared.json
 """
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from agent.config import SandboxSettings
-from agent.examples import build_shop_repo
+from agent.demo.shop import build_shop_repo
 from agent.log import get_logger
 from agent.sandbox import Sandbox, SandboxError
 from agent.schema import IsolationLevel, RunResult
@@ -36,6 +37,7 @@ from evals.variants import qualname_of
 log = get_logger(__name__)
 
 FORMAT = 1  # bump when the prepared layout changes, so old caches are rebuilt
+TYPICAL_GITIGNORE = (".venv/", "__pycache__/", "*.py[cod]", "*.egg-info/", "build/", "dist/")
 
 
 class PrepareError(Exception):
@@ -132,7 +134,8 @@ def _build(spec: TargetSpec, cache: Path, home: Path, digest: str) -> PreparedTa
             fetch.extract(archive, repo)
             fetch.check_contents(spec, repo)
             gitrepo.init(repo)
-            gitrepo.commit_all(repo, f"{spec.sdist_pin} as published on PyPI")
+            ignored = _ignore_venv(repo) if spec.venv_in_repo else ""
+            gitrepo.commit_all(repo, f"{spec.sdist_pin} as published on PyPI{ignored}")
         with watch("venv"):
             python = _venv(spec, home)
     with watch("repo"):
@@ -178,9 +181,24 @@ class _Stopwatch:
             self.seconds[step] = round(self.seconds.get(step, 0.0) + spent, 2)
 
 
+def _ignore_venv(repo: Path) -> str:
+    """Make `.venv/` git-ignored, as a user who keeps the venv in the repository does; what was
+    added, for the commit message."""
+    gitignore = repo / ".gitignore"
+    if not gitignore.is_file():
+        gitignore.write_text("\n".join(TYPICAL_GITIGNORE) + "\n", encoding="utf-8")
+        return ", with a typical .gitignore (it ships none)"
+    text = gitignore.read_text(encoding="utf-8")
+    if any(line.strip().strip("/") == ".venv" for line in text.splitlines()):
+        return ""
+    gitignore.write_text(text.rstrip("\n") + "\n.venv/\n", encoding="utf-8")
+    return ", with .venv/ added to its .gitignore"
+
+
 def _venv(spec: TargetSpec, home: Path) -> Path:
-    """A venv with the project installed editable and its pinned test dependencies."""
-    venv = home / "venv"
+    """A venv with the project installed editable and its pinned test dependencies: next to the
+    repository, or inside it as `.venv`."""
+    venv = home / "repo" / ".venv" if spec.venv_in_repo else home / "venv"
     marker = venv / "itarch-evals.json"
     wanted = {"project": spec.sdist_pin, "requirements": list(spec.requirements)}
     python = venv / "bin" / "python"

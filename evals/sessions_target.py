@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from agent.examples import deterministic_git_env
+from agent.demo.shop import deterministic_git_env
 from agent.log import get_logger
 from evals import fetch
 from evals.compat_prepare import NOT_THE_USERS

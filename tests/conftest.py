@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.examples import ShopRepo, build_shop_repo
+from agent.demo.shop import ShopRepo, build_shop_repo
 from agent.log import configure
 
 configure(0)  # warnings and errors only, on stderr, as the CLI does

@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 
 from rich.console import Console
 
-from agent.integrations.pr_comment import CommentLinks, render_comment
+from agent.github.comment import CommentLinks, render_comment
 from agent.quality.feedback import verdict_feedback
 from agent.report import print_check, print_report, to_json, to_junit, to_markdown
 from agent.schema import (
@@ -30,7 +30,7 @@ from agent.schema import (
 from agent.schema import (
     TestVerdict as Verdict,
 )
-from tests.integrations.test_mcp_server import FAST_GATES, call, text_of
+from tests.claude_code.test_mcp_server import FAST_GATES, call, text_of
 from tests.quality.test_base_run import TESTS, build_calc
 
 ITARCH = str(Path(sys.executable).parent / "itarch")
@@ -223,7 +223,7 @@ def test_check_json_and_mcp_check_carry_the_fields(tmp_path: Path) -> None:
 
 
 def test_hook_generate_mode_says_how_many_would_have_failed() -> None:
-    from agent.integrations.pre_push_generate import _outcome
+    from agent.hook.generate import _outcome
 
     line = _outcome(_report())
     assert "run run-7" in line

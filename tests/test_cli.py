@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from tests.conftest import tree_state
 
 ITARCH = str(Path(sys.executable).parent / "itarch")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from agent.demo_script import CHECKOUT_PATH, CHECKOUT_TEST
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_PATH, CHECKOUT_TEST
+from agent.demo.shop import ShopRepo
 from tests.fakes.anthropic_server import AnthropicServer, tool_use_message
 from tests.reliability.support import ITARCH, itarch_env
 

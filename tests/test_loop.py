@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.config import Settings, load_settings, with_budget
-from agent.demo_script import (
+from agent.demo.script import (
     CHECKOUT_PATH,
     CHECKOUT_TEST,
     CHECKOUT_WITH_SLIP,
@@ -19,7 +19,7 @@ from agent.demo_script import (
     DISCOUNT_PATH,
     DISCOUNT_TEST,
 )
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from agent.journal import Journal
 from agent.models.scripted import FunctionModel, ScriptedModel, text, tool_use
 from agent.pipeline import generate, write_new_file

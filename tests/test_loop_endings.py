@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from agent.config import Settings, load_settings
-from agent.demo_script import CHECKOUT_PATH, CHECKOUT_TEST
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_PATH, CHECKOUT_TEST
+from agent.demo.shop import ShopRepo
 from agent.journal import JournalError
 from agent.models.scripted import FunctionModel, ScriptedModel, tool_use
 from agent.pipeline import generate

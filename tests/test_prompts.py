@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from agent.integrations.mcp_server import SERVER_NAME, build_server, tool_names
-from agent.prompts import SUBAGENT_NAME, SUBAGENT_PATH, prompts_dir, subagent_file, system_prompt
+from agent.claude_code.mcp_server import SERVER_NAME, build_server, tool_names
+from agent.claude_code.subagent import SUBAGENT_NAME, SUBAGENT_PATH, subagent_file
+from agent.prompts import prompts_dir, system_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 REGENERATE = (
-    "python -c 'from agent.prompts import SUBAGENT_PATH, subagent_file; "
+    "python -c 'from agent.claude_code.subagent import SUBAGENT_PATH, subagent_file; "
     "SUBAGENT_PATH.write_text(subagent_file())'"
 )
 

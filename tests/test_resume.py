@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from agent.config import load_settings
-from agent.demo_script import CHECKOUT_PATH, CHECKOUT_TEST, DISCOUNT_PATH
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_PATH, CHECKOUT_TEST, DISCOUNT_PATH
+from agent.demo.shop import ShopRepo
 from agent.journal import Journal, JournalError
 from agent.models.scripted import ScriptedModel, tool_use
 from agent.pipeline import Interrupted, generate

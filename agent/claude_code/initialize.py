@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from agent.claude_code.subagent import SUBAGENT_PATH, subagent_file
 from agent.errors import UserError
 from agent.log import get_logger
-from agent.prompts import SUBAGENT_PATH, subagent_file
 
 log = get_logger(__name__)
 
@@ -166,7 +166,7 @@ def register_mcp_server(repo: Path, *, force: bool = False) -> Step:
 
 def install_hook(repo: Path, *, force: bool = False, python: str | None = None) -> Step:
     try:
-        from agent.integrations import pre_push
+        from agent import hook as pre_push
     except ImportError as exc:
         raise InitError(f"the git hook is not available in this installation ({exc})") from None
     try:
@@ -178,7 +178,7 @@ def install_hook(repo: Path, *, force: bool = False, python: str | None = None) 
 
 def install_workflow(repo: Path, *, force: bool = False) -> Step:
     try:
-        from agent.integrations.github import workflow_text
+        from agent.github.api import workflow_text
     except ImportError as exc:
         raise InitError(
             f"the GitHub workflow is not available in this installation ({exc})"

@@ -19,13 +19,13 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from agent import __version__
-from agent.cli.paths import resolve_test_files
 from agent.config import load_settings
 from agent.context import build_context, render_context
 from agent.errors import UserError  # the base of every error a user can cause
 from agent.journal import RUNS_DIR, Journal
 from agent.log import get_logger
 from agent.pipeline import check as run_check
+from agent.pytest_files import resolve_test_files
 from agent.review import review as run_review
 from agent.review.model import ReviewResult
 from agent.schema import CheckResult, Context, Report

@@ -16,7 +16,7 @@ def main() -> None:
 
     given = split_globals(sys.argv[1:])
     if given.rest[:2] == ["hook", "run"]:
-        from agent.integrations.pre_push import main as run_hook
+        from agent.hook.run import main as run_hook
         from agent.log import configure
 
         configure(given.verbose)  # diagnostics on stderr, warnings only unless -v

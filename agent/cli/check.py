@@ -16,8 +16,8 @@ from agent.cli.common import (
     user_errors,
     with_globals,
 )
-from agent.cli.paths import resolve_test_files
 from agent.pipeline import check as run_check
+from agent.pytest_files import resolve_test_files
 from agent.report import print_check, to_junit
 
 

@@ -10,8 +10,8 @@ import typer
 
 from agent.cli.common import console, emit_json, emit_text, err_console, user_errors, with_globals
 from agent.config import load_settings
-from agent.demo_script import demo_turns
-from agent.examples import build_shop_repo
+from agent.demo.script import demo_turns
+from agent.demo.shop import build_shop_repo
 from agent.journal import Journal
 from agent.models.scripted import ScriptedModel
 from agent.pipeline import generate

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import typer
 
+from agent import hook as pre_push
 from agent.cli.common import CliError, console, globals_of, user_errors, with_globals
-from agent.integrations import pre_push
-from agent.integrations.pre_push_install import MODES
+from agent.hook.installer import MODES
 from agent.report import styled
 
 hook_app = typer.Typer(

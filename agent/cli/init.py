@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from agent.claude_code.initialize import InitError, assumptions
+from agent.claude_code.initialize import init as run_init
 from agent.cli.common import CliError, console, globals_of, user_errors, with_globals
-from agent.integrations.claude_code import InitError, assumptions
-from agent.integrations.claude_code import init as run_init
 from agent.report import styled
 
 

@@ -16,7 +16,7 @@ def mcp(ctx: typer.Context) -> None:
 
     --python names the target project's interpreter, as for `itarch check`."""
     # Imported here: the MCP SDK takes about a second to load, which no other command should pay.
-    from agent.integrations.mcp_server import serve
+    from agent.claude_code.mcp_server import serve
 
     g = globals_of(ctx)
     serve(g.repo, python=g.python)

@@ -1,22 +1,21 @@
 """`itarch pr`: tests for a pull request's change, posted as one sticky comment (the PR bot).
 
-Run by `action.yml` in a `pull_request` workflow: the event gives base and head, the loop runs on
-that diff without touching the checkout, and the result goes to one comment that every re-run
-edits. Without an Anthropic key (pull requests from forks get no secrets) it posts nothing and
-exits 0 with a notice. `--repo` (global) is the local checkout; `--github-repo` is OWNER/NAME.
+Run by `action.yml` in a `pull_request` workflow; the run itself is `agent.github.run`. Without an
+Anthropic key (pull requests from forks get no secrets) it posts nothing and exits 0 with a
+notice. `--repo` (global) is the local checkout; `--github-repo` is OWNER/NAME.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import typer
-from git import BadName, GitCommandError, Repo
 
 from agent.cli.common import (
-    CliError,
     console,
     err_console,
     globals_of,
@@ -24,26 +23,25 @@ from agent.cli.common import (
     user_errors,
     with_globals,
 )
-from agent.config import Settings
-from agent.integrations.github import (
-    ActionsEnv,
-    GitHubError,
-    PullRequestClient,
-    load_event,
-)
-from agent.integrations.pr_comment import MARKER, CommentLinks, plan_suggestions, render_comment
-from agent.log import get_logger
-from agent.models.base import Model
-from agent.pipeline import generate
-from agent.report import styled, summary_line, to_json
-from agent.schema import Report
-
-log = get_logger(__name__)
-PATCH_NAME = "itarch.patch"
+from agent.github.api import ActionsEnv
+from agent.github.run import annotate, has_key, run_pull_request
+from agent.report import styled, summary_line
 
 
 def register(app: typer.Typer) -> None:
     app.command("pr")(with_globals(pr))
+
+
+class _Screen:
+    """The run's progress as a spinner on stderr, what it posted as lines on stdout."""
+
+    @contextmanager
+    def working(self) -> Iterator[Callable[[str], None]]:
+        with err_console.status("starting") as status:
+            yield lambda text: status.update(styled(text))
+
+    def say(self, line: str) -> None:
+        console.print(styled(line))
 
 
 def pr(
@@ -84,173 +82,29 @@ def pr(
         settings = settings_for(g, model=model)
         if max_dollars is not None:
             settings.budget = settings.budget.model_copy(update={"dollars": max_dollars})
-        if not _has_key(settings):
+        if not has_key(settings):
             annotate(
                 "notice",
                 "no ANTHROPIC_API_KEY, so no tests were suggested and nothing was posted "
                 "(pull requests from forks get no secrets)",
             )
             return
-        try:
-            code = _run(
-                g.repo,
-                settings,
-                env,
-                event_file=event or env.event_path,
-                github_repo=github_repo or env.repository,
-                number=number,
-                dry_run=dry_run,
-                artifacts=artifacts or g.repo / ".itarch" / "pr",
-                artifact_name=artifact_name,
-                suggestions=suggestions,
-            )
-        except GitHubError as exc:
-            raise CliError(str(exc)) from None
-    if code:
-        raise typer.Exit(code)
-
-
-def _run(
-    repo: Path,
-    settings: Settings,
-    env: ActionsEnv,
-    *,
-    event_file: Path | None,
-    github_repo: str | None,
-    number: int | None,
-    dry_run: bool,
-    artifacts: Path,
-    artifact_name: str,
-    suggestions: bool,
-) -> int:
-    payload = load_event(event_file) if event_file else None
-    repository = github_repo or (
-        payload.repository.full_name if payload and payload.repository else None
-    )
-    number = number or (payload.pull_request.number if payload else None)
-    if not repository or not number:
-        raise CliError(
-            "which pull request? Pass --event PATH (default: $GITHUB_EVENT_PATH), "
-            "or --github-repo OWNER/NAME and --pr N"
+        done = run_pull_request(
+            g.repo,
+            settings,
+            env,
+            _Screen(),
+            event_file=event or env.event_path,
+            github_repo=github_repo or env.repository,
+            number=number,
+            dry_run=dry_run,
+            artifacts=artifacts or g.repo / ".itarch" / "pr",
+            artifact_name=artifact_name,
+            suggestions=suggestions,
         )
-    token = env.token.get_secret_value().strip() if env.token else ""
-    if not token and not dry_run:
-        raise CliError(
-            "no GitHub token: set GITHUB_TOKEN (in a workflow: `GITHUB_TOKEN: "
-            "${{ github.token }}`), or preview with --dry-run"
-        )
-    client = PullRequestClient(token, repository, number, api_url=env.api_url) if token else None
-    # The event is what the checkout was made from; the API checks token and PR before we spend.
-    if client is not None:
-        info = client.info()
-        client.login()
-    if payload is not None and payload.pull_request.number == number:
-        base_sha, head_sha = payload.pull_request.base.sha, payload.pull_request.head.sha
-    elif client is not None:
-        base_sha, head_sha = info.base_sha, info.head_sha
-    else:
-        raise CliError("without GITHUB_TOKEN, --dry-run needs the pull request's event (--event)")
-    base, at_head = change_base(repo, base_sha, head_sha)
-
-    artifacts.mkdir(parents=True, exist_ok=True)
-    with err_console.status("starting") as status:
-        report = generate(
-            repo,
-            settings=settings,
-            model=_claude(settings),
-            base=base,
-            write=False,
-            patch=artifacts / PATCH_NAME,
-            on_progress=lambda text: status.update(styled(text)),
-        )
-    links = CommentLinks(
-        base=base,
-        head=head_sha,
-        run_url=env.run_url(repository),
-        artifact=artifact_name,
-        patch_name=PATCH_NAME,
-    )
-    body = render_comment(report, links)
-    save_artifacts(artifacts, report, body)
-    if env.step_summary is not None:
-        with env.step_summary.open("a", encoding="utf-8") as summary:
-            summary.write(body.replace(MARKER, "") + "\n")
-
-    if dry_run or client is None:
-        sys.stdout.write(body)  # verbatim: what would be posted
+    if not done.posted:
+        sys.stdout.write(done.body)  # verbatim: what would be posted
         sys.stdout.flush()
-    else:
-        outcome = client.upsert_sticky_comment(body, marker=MARKER)
-        console.print(styled(f"itarch: {outcome.action} the pull request comment {outcome.url}"))
-        if suggestions:
-            _suggest(client, report, repo, head_sha=head_sha, at_head=at_head)
-    err_console.print(styled(summary_line(report)))
-    return 1 if report.stopped_by == "model_error" and not report.accepted else 0
-
-
-def _suggest(
-    client: PullRequestClient, report: Report, repo: Path, *, head_sha: str, at_head: bool
-) -> None:
-    if not at_head:
-        # Line numbers would refer to another version of the files than the PR's head.
-        log.warning("checkout is not the pull request's head; no review suggestions")
-        return
-    files = {f.path: f.lines for f in client.changed_files()}
-    planned = plan_suggestions(report.accepted, repo, files)
-    if planned:
-        outcome = client.post_suggestions(planned, commit_id=head_sha)
-        console.print(
-            styled(
-                f"itarch: {outcome.posted} review suggestion(s) posted, "
-                f"{outcome.already_there} already there"
-            )
-        )
-
-
-def change_base(repo: Path, base_sha: str, head_sha: str) -> tuple[str, bool]:
-    """Where the PR's own change starts (the merge base), and whether HEAD is the PR's head."""
-    git = Repo(repo)
-    try:
-        git.commit(base_sha)
-    except (BadName, ValueError, GitCommandError):
-        raise CliError(
-            f"the pull request's base commit {base_sha[:10]} is not in the checkout at {repo}: "
-            "check out with `fetch-depth: 0`"
-        ) from None
-    try:
-        git.commit(head_sha)
-        tip = head_sha
-    except (BadName, ValueError, GitCommandError):
-        tip = "HEAD"  # e.g. a merge-commit checkout without the head's history
-    bases = git.merge_base(base_sha, tip)
-    base = bases[0].hexsha if bases else base_sha
-    return base, git.head.commit.hexsha == head_sha
-
-
-def save_artifacts(artifacts: Path, report: Report, body: str) -> None:
-    """The comment, the full report and each accepted file (the patch is written by the loop)."""
-    (artifacts / "comment.md").write_text(body, encoding="utf-8")
-    (artifacts / "report.json").write_text(to_json(report) + "\n", encoding="utf-8")
-    for accepted in report.accepted:
-        target = (artifacts / "files" / accepted.path).resolve()
-        if artifacts.resolve() in target.parents:  # paths were gated; stay inside regardless
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(accepted.content, encoding="utf-8")
-
-
-def annotate(level: str, message: str) -> None:
-    """A GitHub Actions `::notice::` / `::warning::` line (readable as plain text elsewhere)."""
-    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    sys.stdout.write(f"::{level} title=itarch::{escaped}\n")
-    sys.stdout.flush()
-
-
-def _has_key(settings: Settings) -> bool:
-    # Actions passes `${{ secrets.X }}` as an empty string when the secret is unavailable.
-    return settings.api_key is not None and bool(settings.api_key.get_secret_value().strip())
-
-
-def _claude(settings: Settings) -> Model:
-    from agent.models.anthropic import create_model  # the SDK takes a second or two to import
-
-    return create_model(settings)
+    err_console.print(styled(summary_line(done.report)))
+    if done.exit_code:
+        raise typer.Exit(done.exit_code)

@@ -1,7 +1,7 @@
 """The scripted conversation behind `itarch demo`, played against the example shop's history.
 
 The turns are canned, not written by a model, but every proposed test really behaves as the
-script says when run with pytest in the repository `agent.examples.build_shop_repo` builds:
+script says when run with pytest in the repository `agent.demo.shop.build_shop_repo` builds:
 
 1. read `shop/payments.py`;
 2. propose `tests/integration/test_checkout_flow.py` with a slip in the test itself: it expects
@@ -26,7 +26,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from agent.examples import shop_source
+from agent.demo.shop import shop_source
 from agent.models.scripted import text, tool_use
 
 CHECKOUT_PATH = "tests/integration/test_checkout_flow.py"

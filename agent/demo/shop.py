@@ -51,7 +51,7 @@ class ShopRepo(BaseModel):
 
 def examples_root(package_dir: Path | None = None) -> Path:
     """The folder holding `shop` and `shop-base`: packaged in a wheel, or the source checkout."""
-    here = package_dir or Path(__file__).resolve().parent
+    here = package_dir or Path(__file__).resolve().parents[1]  # the agent package
     # An installed wheel ships them under agent/_examples; a checkout keeps them at the top.
     for root in (here / "_examples", here.parent / "examples"):
         if (root / "shop" / "shop" / "api.py").is_file():

@@ -449,4 +449,4 @@ class PullRequestClient:
 
 def workflow_text() -> str:
     """The example workflow (`itarch init --ci` writes it to .github/workflows/itarch.yml)."""
-    return resources.files("agent.integrations").joinpath("workflow.yml").read_text("utf-8")
+    return resources.files("agent.github").joinpath("workflow.yml").read_text("utf-8")

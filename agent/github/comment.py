@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.integrations.github import ReviewSuggestion
+from agent.github.api import ReviewSuggestion
 from agent.report import detection_summary, mutants_cell, on_base_cell
 from agent.schema import AcceptedFile, Report, TestVerdict
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from agent.integrations.pre_push_routes import Requests, requests_of
+from agent.hook.routes import Requests, requests_of
 
 # Longer strings are prose or data, not routes, event names or module names.
 _MAX_STRING = 200

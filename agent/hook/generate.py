@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.config import Settings
-from agent.integrations.pre_push_git import git
-from agent.integrations.pre_push_model import hook_model
-from agent.integrations.pre_push_report import fix_command, print_scans
-from agent.integrations.pre_push_scan import RangeScan
+from agent.hook.git import git
+from agent.hook.model import hook_model
+from agent.hook.report import fix_command, print_scans
+from agent.hook.scan import RangeScan
 from agent.models.base import ModelError
 from agent.report import detection_summary
 from agent.schema import Report

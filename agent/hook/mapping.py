@@ -13,9 +13,9 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from agent.integrations.pre_push_evidence import Evidence
-from agent.integrations.pre_push_routes import Route
-from agent.integrations.pre_push_tests import TestFacts
+from agent.hook.evidence import Evidence
+from agent.hook.existing_tests import TestFacts
+from agent.hook.routes import Route
 from agent.schema import Seam
 
 _LITERAL = re.compile(r"""\(\s*['"]([^'"]+)['"]""")

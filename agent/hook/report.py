@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from agent.integrations.pre_push_mapping import Gap
-from agent.integrations.pre_push_scan import RangeScan
+from agent.hook.mapping import Gap
+from agent.hook.scan import RangeScan
 
 SKIP_HINT = "skip once: ITARCH_SKIP=1 git push (or git push --no-verify)"
 

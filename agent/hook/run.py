@@ -22,8 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from agent.integrations.pre_push_git import toplevel
-from agent.integrations.pre_push_install import (
+from agent.hook.git import toplevel
+from agent.hook.installer import (
     HOOK,
     LEGACY,
     MODES,
@@ -33,7 +33,7 @@ from agent.integrations.pre_push_install import (
     is_ours,
     uninstall,
 )
-from agent.integrations.pre_push_refs import (
+from agent.hook.refs import (
     PushRange,
     parse_ref_lines,
     resolve,
@@ -120,8 +120,8 @@ def _check_push(
 ) -> int:
     # The seam rules and test facts load here, not with the module: a skipped push, a tag or a
     # deletion never pays for them.
-    from agent.integrations.pre_push_report import print_scans
-    from agent.integrations.pre_push_scan import scan_range
+    from agent.hook.report import print_scans
+    from agent.hook.scan import scan_range
 
     started = time.monotonic()
     watch, tests_root = settings.hook.paths, settings.tests_root
@@ -129,7 +129,7 @@ def _check_push(
     if not scans:
         return 0  # nothing Python changed: say nothing, cost nothing
     if mode == "generate" and any(s.gaps for s in scans):
-        from agent.integrations.pre_push_generate import generate_for_push
+        from agent.hook.generate import generate_for_push
 
         return generate_for_push(repo, scans, settings, env, out, started)
     print_scans(out, scans, mode, seconds=time.monotonic() - started)

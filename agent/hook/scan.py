@@ -3,7 +3,7 @@
 Cheap by design (it runs on every push): one `git diff -U0` of the range, the context's seam
 rules on the changed modules only, `git grep` to find the test files that could be about them,
 `git cat-file --batch` to read those at the pushed commit, then the static mapping
-(`pre_push_mapping`) plus any coverage evidence earlier runs left under `.itarch/`.
+(`mapping`) plus any coverage evidence earlier runs left under `.itarch/`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 
 from agent.context.files import ModuleNamer, is_test_path
 from agent.context.seams import Found, Scanner, to_seam
-from agent.integrations.pre_push_evidence import load_evidence
-from agent.integrations.pre_push_git import git, lines, read_blobs
-from agent.integrations.pre_push_mapping import (
+from agent.hook.evidence import load_evidence
+from agent.hook.existing_tests import read_test
+from agent.hook.git import git, lines, read_blobs
+from agent.hook.mapping import (
     CallGraphs,
     ChangedModule,
     Gap,
@@ -27,8 +28,7 @@ from agent.integrations.pre_push_mapping import (
     reach_of,
     route_of,
 )
-from agent.integrations.pre_push_refs import PushRange
-from agent.integrations.pre_push_tests import read_test
+from agent.hook.refs import PushRange
 from agent.schema import Seam
 
 __all__ = ["ChangedModule", "Gap", "RangeScan", "changed_lines", "scan_range"]

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
+from agent.claude_code.mcp_server import context_budget
+from agent.claude_code.subagent import SUBAGENT_NAME, SUBAGENT_PATH
 from agent.config import load_settings
 from agent.context import build_context
-from agent.examples import ShopRepo, build_shop_repo
-from agent.integrations.mcp_server import context_budget
-from agent.prompts import SUBAGENT_NAME, SUBAGENT_PATH
+from agent.demo.shop import ShopRepo, build_shop_repo
 from agent.schema import CheckResult, Context
 from tests.fakes.anthropic_server import (
     AnthropicServer,

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agent.claude_code.initialize import MCP_CONFIG, WORKFLOW_PATH, mcp_server_entry
+from agent.claude_code.subagent import SUBAGENT_PATH, subagent_file
 from agent.cli.main import app
-from agent.integrations.claude_code import MCP_CONFIG, WORKFLOW_PATH, mcp_server_entry
-from agent.prompts import SUBAGENT_PATH, subagent_file
 
 SUBAGENT = SUBAGENT_PATH.as_posix()
 MCP = MCP_CONFIG.as_posix()
@@ -181,7 +181,7 @@ def test_outside_a_git_repository_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_ci_writes_the_pr_workflow_and_nothing_else(repo: Path) -> None:
-    from agent.integrations.github import workflow_text
+    from agent.github.api import workflow_text
 
     code, lines, _ = run_init(repo, "--ci")
 

@@ -16,10 +16,10 @@ from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, TextContent
 
+from agent.claude_code.mcp_server import context_budget
 from agent.config import load_settings
 from agent.context import build_context, render_context
-from agent.examples import ShopRepo
-from agent.integrations.mcp_server import context_budget
+from agent.demo.shop import ShopRepo
 from agent.journal import Journal
 from agent.review.model import ReviewResult
 from agent.schema import (

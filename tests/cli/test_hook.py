@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integrations.test_pre_push_helpers import Repo, make_repo
+from tests.hook.test_pre_push_helpers import Repo, make_repo
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from agent import schema
-from agent.demo_script import CHECKOUT_PATH, DISCOUNT_PATH, demo_turns
-from agent.examples import (
+from agent.demo.script import CHECKOUT_PATH, DISCOUNT_PATH, demo_turns
+from agent.demo.shop import (
     BASE_MESSAGE,
     HEAD_MESSAGE,
     ExampleError,

@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from agent.demo_script import CHECKOUT_PATH, DISCOUNT_PATH, demo_turns
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_PATH, DISCOUNT_PATH, demo_turns
+from agent.demo.shop import ShopRepo
 from evals import sessions, sessions_card
 from evals.compat import itarch_command
 

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.integrations.github import (
+from agent.github.api import (
     ClientPolicy,
     GitHubError,
     PermissionDenied,
     PullRequestClient,
     ReviewSuggestion,
 )
-from agent.integrations.pr_comment import MARKER, MAX_COMMENT_CHARS, render_comment
+from agent.github.comment import MARKER, MAX_COMMENT_CHARS, render_comment
 from tests.fakes.github_server import (
     SECONDARY_RATE_LIMIT,
     Fault,
@@ -24,7 +24,7 @@ from tests.fakes.github_server import (
     integration_denied,
     secondary_rate_limit,
 )
-from tests.integrations.test_github_comment import LINKS, make_report
+from tests.github.test_github_comment import LINKS, make_report
 
 __all__ = ["github_server"]
 

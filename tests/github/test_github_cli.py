@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from agent.examples import ShopRepo
-from agent.integrations.pr_comment import MARKER, SUGGESTION_MARKER
+from agent.demo.shop import ShopRepo
+from agent.github.comment import MARKER, SUGGESTION_MARKER
 from agent.schema import AcceptedFile, Report
 from tests.fakes.github_server import (
     GitHubServer,
@@ -21,7 +21,7 @@ from tests.fakes.github_server import (
     github_server,
     integration_denied,
 )
-from tests.integrations.test_github_comment import make_report
+from tests.github.test_github_comment import make_report
 
 __all__ = ["github_server"]
 
@@ -126,7 +126,7 @@ class StubPipeline:
 @pytest.fixture
 def stub(monkeypatch: pytest.MonkeyPatch) -> StubPipeline:
     pipeline = StubPipeline(make_report())
-    monkeypatch.setattr("agent.cli.pr.generate", pipeline)
+    monkeypatch.setattr("agent.github.run.generate", pipeline)
     return pipeline
 
 
@@ -411,8 +411,8 @@ def test_the_real_loop_posts_what_it_found(
     pull: GitHubServer, shop: ShopRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Real pipeline, sandbox and Anthropic SDK (against a scripted API), real PyGithub."""
-    from agent.demo_script import demo_turns
-    from agent.integrations.pr_comment import CommentLinks, render_comment
+    from agent.demo.script import demo_turns
+    from agent.github.comment import CommentLinks, render_comment
     from tests.conftest import tree_state
     from tests.fakes.anthropic_server import AnthropicServer, message
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.integrations.github import diff_lines
-from agent.integrations.pr_comment import (
+from agent.github.api import diff_lines
+from agent.github.comment import (
     MARKER,
     MAX_COMMENT_CHARS,
     SUGGESTION_MARKER,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from agent.integrations.github import ACTION_REF, workflow_text
+from agent.github.api import ACTION_REF, workflow_text
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
-WORKFLOW = ROOT / "agent" / "integrations" / "workflow.yml"
+WORKFLOW = ROOT / "agent" / "github" / "workflow.yml"
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.integrations.pre_push import install
-from tests.integrations.test_pre_push_helpers import Repo, make_repo
+from agent.hook.run import install
+from tests.hook.test_pre_push_helpers import Repo, make_repo
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.integrations.pre_push import install
-from tests.integrations.test_pre_push_helpers import Repo, make_repo
+from agent.hook.run import install
+from tests.hook.test_pre_push_helpers import Repo, make_repo
 
 NEW_TEST = "tests/test_announce_roundtrip.py"
 NEW_TEST_CONTENT = '''\
@@ -144,7 +144,7 @@ def test_the_command_line_announces_its_words():
 
 
 def test_coverage_from_an_earlier_run_counts_as_tested(tmp_path: Path) -> None:
-    from tests.integrations.test_pre_push_helpers import APP
+    from tests.hook.test_pre_push_helpers import APP
 
     repo = make_repo(tmp_path, {**APP, "app/cli.py": CLI})
     install(repo.path, mode="generate")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from agent.integrations.pre_push import HookError, install, uninstall
-from agent.integrations.pre_push_install import script
-from tests.integrations.test_pre_push_helpers import PYTHON, Repo, make_repo
+from agent.hook.installer import script
+from agent.hook.run import HookError, install, uninstall
+from tests.hook.test_pre_push_helpers import PYTHON, Repo, make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 

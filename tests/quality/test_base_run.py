@@ -15,7 +15,7 @@ import pytest
 
 from agent.config import load_settings
 from agent.context import build_context
-from agent.examples import ShopRepo, deterministic_git_env
+from agent.demo.shop import ShopRepo, deterministic_git_env
 from agent.quality import Judge
 from agent.sandbox import Sandbox
 from agent.schema import CheckResult, ProposedFile, Reason

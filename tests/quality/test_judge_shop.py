@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent.config import load_settings
 from agent.context import build_context
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from agent.quality import Judge
 from agent.sandbox import Sandbox
 from agent.schema import ProposedFile, Reason

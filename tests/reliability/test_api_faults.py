@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from agent.models.anthropic import cost_usd
 from agent.pipeline import generate
 from agent.schema import Usage

@@ -7,13 +7,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from agent.demo_script import (
+from agent.demo.script import (
     CHECKOUT_TEST,
     DISCOUNT_JUSTIFICATION,
     DISCOUNT_PATH,
     DISCOUNT_TEST,
 )
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from tests.conftest import tree_state
 from tests.fakes.anthropic_server import AnthropicServer, tool_use_message
 from tests.reliability.support import (

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from agent.demo_script import CHECKOUT_PATH, CHECKOUT_TEST
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_PATH, CHECKOUT_TEST
+from agent.demo.shop import ShopRepo
 from agent.journal import RUNS_DIR, Journal
 from agent.pipeline import generate, write_new_file
 from agent.resume import state_from_journal

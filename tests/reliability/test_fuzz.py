@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from agent import schema
 from agent.config import Budget
 from agent.context import RepoTools
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from agent.journal import Journal
 from agent.loop import Loop
 from agent.state import LoopState

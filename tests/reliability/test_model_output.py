@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from agent.demo_script import CHECKOUT_TEST, DISCOUNT_JUSTIFICATION, DISCOUNT_TEST
-from agent.examples import ShopRepo
+from agent.demo.script import CHECKOUT_TEST, DISCOUNT_JUSTIFICATION, DISCOUNT_TEST
+from agent.demo.shop import ShopRepo
 from agent.loop import CUT_OFF, NUDGE
 from agent.models.scripted import FunctionModel, tool_use
 from agent.pipeline import generate

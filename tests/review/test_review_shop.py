@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from agent.config import load_settings
-from agent.examples import ShopRepo, build_shop_repo
+from agent.demo.shop import ShopRepo, build_shop_repo
 from agent.models.scripted import FunctionModel, tool_use
 from agent.review import review
 from agent.review.generate import generate_for_gaps

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.examples import ShopRepo
+from agent.demo.shop import ShopRepo
 from agent.sandbox import Sandbox
 
 KILLED = """
