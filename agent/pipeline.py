@@ -17,7 +17,7 @@ from typing import Any
 from agent.config import Settings
 from agent.context import RepoTools, build_context, render_context
 from agent.context.conventions import detect_tests_root, pytest_config
-from agent.context.files import discover_python_files
+from agent.context.files import discover_python_files, is_test_path
 from agent.errors import UserError
 from agent.index import index_path, open_index
 from agent.journal import Journal, scratch_dir
@@ -29,6 +29,7 @@ from agent.quality import Judge
 from agent.quality.index_build import IndexSummary, build_index
 from agent.resume import run_settings, state_from_journal
 from agent.sandbox import Sandbox, find_python
+from agent.sandbox.isolation import choose_level
 from agent.sandbox.probe import ensure_suite_collects
 from agent.schema import (
     AcceptedFile,
@@ -54,6 +55,33 @@ class Interrupted(Exception):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"interrupted; continue with: itarch generate --resume {run_id}")
         self.run_id = run_id
+
+
+# Files whose change alone never needs a test.
+_DOC_SUFFIXES = frozenset({".md", ".rst", ".txt", ".adoc"})
+_DOC_NAMES = frozenset({"LICENSE", "LICENCE", "AUTHORS", "CHANGES", "CHANGELOG", "NEWS", "NOTICE"})
+
+
+def trivial_change(ctx: Context) -> str:
+    """Why the change needs no tests ("" when it may): only formatting, comments, docstrings,
+    release metadata (`__version__ = ...`) or documentation changed."""
+    kinds: set[str] = set()
+    for c in ctx.changed:
+        pure = PurePosixPath(c.path)
+        if c.path.endswith(".py"):
+            if c.status in ("deleted", "renamed") or is_test_path(c.path):
+                return ""
+            if c.cosmetic:
+                kinds.add("formatting, comments or docstrings")
+            elif c.behaviour_lines == []:
+                kinds.add("release metadata, formatting, comments or docstrings")
+            else:
+                return ""
+        elif pure.suffix.lower() in _DOC_SUFFIXES or pure.stem.upper() in _DOC_NAMES:
+            kinds.add("documentation")
+        else:
+            return ""
+    return f"the change is only {' and '.join(sorted(kinds))}" if kinds else ""
 
 
 def task_message(ctx: Context) -> str:
@@ -95,6 +123,19 @@ def generate(
         ctx = _context(repo, settings, base=base, head=head, modules=modules)
         if base and not ctx.changed:
             raise UsageError(f"nothing changed between {base} and the working tree")
+        if base and state is None and (why := trivial_change(ctx)):
+            log.info("trivial change: no model run", why=why)
+            return Report(
+                run_id="",
+                repo=str(repo),
+                base=base,
+                model=model.name,
+                model_source=_source_of(model),
+                isolation=choose_level(settings.sandbox.isolation),
+                stopped_by="trivial_change",
+                wall_seconds=round(time.monotonic() - started, 2),
+                message=f"nothing to test: {why}",
+            )
         python = find_python(repo, settings.python)
         if journal is None:
             journal = Journal.create(repo)

@@ -108,6 +108,9 @@ def print_check(console: Console, result: CheckResult) -> None:
 
 
 def print_report(console: Console, report: Report) -> None:
+    if report.stopped_by == "trivial_change":
+        console.print(styled(f"{report.message} (no model run, $0)"))
+        return
     if report.model_source != "anthropic":
         console.print(
             styled(

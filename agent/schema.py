@@ -372,6 +372,7 @@ StopCause = Literal[
     "model_error",
     "all_accepted",
     "iterations",
+    "trivial_change",  # only formatting, comments, docstrings, release metadata: no model run
 ]
 
 
@@ -408,8 +409,11 @@ class Report(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def nothing_to_test(self) -> bool:
-        """The model finished without proposing anything: it found nothing in the change to test."""
-        return self.stopped_by == "finish" and self.rounds == 0
+        """Nothing in the change to test: the model finished without proposing anything, or the
+        change was trivial and no model ran."""
+        return self.stopped_by == "trivial_change" or (
+            self.stopped_by == "finish" and self.rounds == 0
+        )
 
     @computed_field  # type: ignore[prop-decorator]
     @property

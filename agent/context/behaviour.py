@@ -77,6 +77,41 @@ IO_METHODS = frozenset(
 )
 
 
+# Release metadata: a new value changes no behaviour a test could pin.
+METADATA_NAMES = frozenset(
+    {
+        "__version__",
+        "__version_info__",
+        "__version_tuple__",
+        "version",
+        "version_info",
+        "version_tuple",
+        "VERSION",
+        "__date__",
+        "__author__",
+        "__copyright__",
+        "__license__",
+        "__email__",
+        "__status__",
+    }
+)
+
+
+def is_metadata(stmt: ast.stmt) -> bool:
+    """`__version__ = "1.2.3"`, `VERSION = (1, 2, 3)`: a constant assigned to a metadata name."""
+    if isinstance(stmt, ast.Assign):
+        targets, value = stmt.targets, stmt.value
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets, value = [stmt.target], stmt.value
+    else:
+        return False
+    names = [t.id for t in targets if isinstance(t, ast.Name)]
+    if len(names) != len(targets) or not set(names) <= METADATA_NAMES:
+        return False
+    parts = value.elts if isinstance(value, ast.Tuple | ast.List) else [value]
+    return all(isinstance(p, ast.Constant) for p in parts)
+
+
 @dataclass
 class FileBehaviour:
     """How one changed file's behaviour changed."""
@@ -188,7 +223,7 @@ def compare(old_text: str | None, new_text: str, changed_lines: set[int]) -> Fil
         key = _dump(stmt)
         if old_statements[key] > 0:
             old_statements[key] -= 1
-        else:
+        elif not is_metadata(stmt):
             behavioural |= set(_span(stmt))
     result.lines = changed_lines & behavioural
     # A changed definition whose changed lines all sit in docstrings still counts through its
