@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     # `.itarch/index.db`: existing tests' runs are recorded and reused while their files are
     # unchanged (agent/index).
     index: bool = True
+    # A run with the same change, context and settings as an earlier one reuses its kept tests.
+    reuse: bool = True
     # Optional gates, off by default: "detects_change" rejects a test that passes on the base
     # and kills no mutant of the changed lines; "kills_mutants" rejects one that kills no mutant.
     require: list[Literal["detects_change", "kills_mutants"]] = Field(default_factory=list)

@@ -11,6 +11,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -28,6 +29,7 @@ from agent.prompts import system_prompt
 from agent.quality import Judge
 from agent.quality.index_build import IndexSummary, build_index
 from agent.resume import run_settings, state_from_journal
+from agent.reuse import earlier_run, remember, run_key
 from agent.sandbox import Sandbox, find_python
 from agent.sandbox.isolation import choose_level
 from agent.sandbox.probe import ensure_suite_collects
@@ -38,6 +40,7 @@ from agent.schema import (
     IsolationLevel,
     ProposedFile,
     Report,
+    Usage,
 )
 from agent.tools import ToolBox
 
@@ -137,10 +140,14 @@ def generate(
                 message=f"nothing to test: {why}",
             )
         python = find_python(repo, settings.python)
+        key = run_key(render_context(ctx), task or "", model.name, settings)
         if journal is None:
+            if settings.reuse and (earlier := earlier_run(repo, key)) is not None:
+                return _reused(repo, earlier, started, write=write, patch=patch)
             journal = Journal.create(repo)
             journal.claim()
             journal.append("run_started", base=base, head=head, modules=modules, model=model.name)
+            remember(journal, key)
         with Sandbox(repo, python, settings.sandbox) as sandbox:
             ensure_suite_collects(sandbox, ctx.conventions.tests_root)  # before any model turn
             judge = Judge(sandbox, settings, context=ctx, tests_root=ctx.conventions.tests_root)
@@ -182,6 +189,31 @@ def generate(
     finally:
         if journal is not None:
             journal.release()
+
+
+def _reused(
+    repo: Path, earlier: Report, started: float, *, write: bool, patch: Path | None
+) -> Report:
+    """The earlier run's kept tests, written again where they are missing; nothing is paid."""
+    log.info("reusing an earlier run", run=earlier.run_id)
+    report = earlier.model_copy(
+        update={
+            "reused_from": earlier.run_id,
+            "iterations": 0,
+            "usage": Usage(),
+            "cost_usd": Decimal(0),
+            "wall_seconds": round(time.monotonic() - started, 2),
+            "message": f"reused the tests kept by run {earlier.run_id} (same change, context "
+            "and settings): no model run",
+            "accepted": [a.model_copy(update={"written": False}) for a in earlier.accepted],
+        }
+    )
+    if write:
+        for accepted in report.accepted:
+            accepted.written = write_new_file(repo, accepted)
+    if patch is not None:
+        patch.write_text(new_files_patch(report.accepted), encoding="utf-8")
+    return report
 
 
 def _report(

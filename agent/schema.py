@@ -399,6 +399,7 @@ class Report(BaseModel):
     cost_usd: Decimal = Decimal(0)
     wall_seconds: float = 0.0
     message: str = ""  # the model's closing summary, or why the run ended
+    reused_from: str | None = None  # an earlier run with the same change, context and settings
 
     @computed_field  # type: ignore[prop-decorator]
     @property
