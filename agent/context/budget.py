@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from agent.context import render
-from agent.context.diff import split_patch
 from agent.log import get_logger
+from agent.patch import split_patch
 from agent.schema import Context
 
 log = get_logger(__name__)

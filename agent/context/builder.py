@@ -10,7 +10,7 @@ from pathlib import Path
 from agent.context import behaviour as behave
 from agent.context.budget import fit_to_budget, shared_prefix
 from agent.context.conventions import find_conventions
-from agent.context.diff import Change, GitRepo, change, split_patch
+from agent.context.diff import Change, GitRepo, change
 from agent.context.errors import ContextError
 from agent.context.files import ModuleNamer, discover_python_files, is_test_path, read_text
 from agent.context.names import used_assignments
@@ -25,6 +25,7 @@ from agent.context.repo_map import (
 from agent.context.seams import Target, find_seams
 from agent.context.tests_index import TargetModules, find_existing_tests
 from agent.log import get_logger
+from agent.patch import split_patch
 from agent.schema import BehaviourNote, ChangedFile, Context, ModuleName, ModuleSummary
 
 __all__ = ["build_context", "render_context"]

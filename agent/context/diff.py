@@ -20,6 +20,7 @@ from agent.context.errors import ContextError
 from agent.context.files import ModuleNamer, read_text
 from agent.context.untracked import user_untracked
 from agent.log import get_logger
+from agent.patch import added_lines, split_patch
 from agent.schema import ChangedFile
 
 log = get_logger(__name__)
@@ -44,8 +45,6 @@ _STATUS: dict[str, Status] = {
     "R": "renamed",
 }
 _DUBIOUS = re.compile(r"dubious ownership in repository at '([^']+)'")
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
-_BINARY = re.compile(r"^Binary files (.+) and (.+) differ$")
 
 
 def git_refusal(stderr: str, where: Path) -> str | None:
@@ -200,7 +199,7 @@ def change(repo: Path, base: str | None, head: str = "HEAD", worktree: bool = Tr
         del statuses[path]
     spec = ["--", *(f":(exclude){g.prefix}{p}" for p in own)] if own else []
     patch = g.run("diff", "-U3", "--src-prefix=a/", "--dst-prefix=b/", *common, *spec)
-    added = _added_lines(patch)
+    added = {path: added_lines(chunk) for path, chunk in split_patch(patch)}
 
     namer = ModuleNamer(repo)
     files = [
@@ -241,73 +240,6 @@ def _parse_name_status(out: str) -> dict[str, Status]:
             path = tokens[i + 1]
             i += 2
         result[path] = _STATUS.get(code, "modified")
-    return result
-
-
-def split_patch(patch: str) -> list[tuple[str, str]]:
-    """(path in the new version, or the old one for deletions; chunk text) per file of a patch."""
-    chunks: list[tuple[str, str]] = []
-    for chunk in re.split(r"(?m)^(?=diff --git )", patch):
-        if chunk.startswith("diff --git "):
-            chunks.append((_chunk_path(chunk), chunk))
-    return chunks
-
-
-def _chunk_path(chunk: str) -> str:
-    old = new = None
-    for line in chunk.splitlines():
-        if line.startswith("@@"):
-            break
-        if line.startswith("+++ "):
-            new = _strip_side(line[4:], "b/")
-        elif line.startswith("--- "):
-            old = _strip_side(line[4:], "a/")
-        elif line.startswith("rename to "):
-            new = _unquote(line[len("rename to ") :])
-        elif m := _BINARY.match(line):
-            old, new = _strip_side(m.group(1), "a/"), _strip_side(m.group(2), "b/")
-    if new:
-        return new
-    if old:
-        return old
-    # Mode-only change: the header is "diff --git a/P b/P".
-    body = chunk.splitlines()[0][len("diff --git ") :]
-    return _unquote(body[2 : (len(body) - 1) // 2])
-
-
-def _strip_side(name: str, side: str) -> str | None:
-    name = _unquote(name.rstrip("\t"))
-    if name == "/dev/null":
-        return None
-    return name[len(side) :] if name.startswith(side) else name
-
-
-def _unquote(name: str) -> str:
-    """git C-quotes names with unusual characters: "a\\tb" -> a<TAB>b."""
-    if len(name) < 2 or not (name.startswith('"') and name.endswith('"')):
-        return name
-    raw = name[1:-1].encode("latin-1", errors="backslashreplace").decode("unicode_escape")
-    return raw.encode("latin-1", errors="ignore").decode("utf-8", errors="replace")
-
-
-def _added_lines(patch: str) -> dict[str, list[int]]:
-    result: dict[str, list[int]] = {}
-    for path, chunk in split_patch(patch):
-        lines: list[int] = []
-        new_line = 0
-        in_hunk = False
-        for line in chunk.splitlines():
-            if m := _HUNK.match(line):
-                new_line = int(m.group(1))
-                in_hunk = True
-            elif not in_hunk or line.startswith("\\"):
-                continue
-            elif line.startswith("+"):
-                lines.append(new_line)
-                new_line += 1
-            elif not line.startswith("-"):
-                new_line += 1
-        result[path] = lines
     return result
 
 

@@ -35,6 +35,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from agent import __version__
 from agent.errors import UserError
 from agent.log import get_logger
+from agent.patch import new_side_lines
 
 log = get_logger(__name__)
 
@@ -247,23 +248,9 @@ def _api(action: str, api_url: str) -> Iterator[None]:
 
 # ---------------------------------------------------------------- diff lines of a pull request
 
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
-
-
 def diff_lines(patch: str | None) -> set[int]:
     """The new-file lines a review comment may target: added and context lines of the hunks."""
-    lines: set[int] = set()
-    current: int | None = None
-    for text in (patch or "").splitlines():
-        header = _HUNK.match(text)
-        if header:
-            current = int(header["start"])
-        elif current is None or text.startswith(("-", "\\")):
-            continue  # before the first hunk, a removed line, or "\ No newline at end of file"
-        else:
-            lines.add(current)
-            current += 1
-    return lines
+    return new_side_lines(patch or "")
 
 
 class PullInfo(BaseModel):

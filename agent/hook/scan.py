@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +28,10 @@ from agent.hook.mapping import (
     route_of,
 )
 from agent.hook.refs import PushRange
+from agent.patch import hunks, split_patch
 from agent.schema import Seam
 
 __all__ = ["ChangedModule", "Gap", "RangeScan", "changed_lines", "scan_range"]
-
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
 
 
 @dataclass
@@ -112,17 +110,15 @@ def changed_lines(repo: Path, base: str, head: str) -> dict[str, set[int]]:
         head,
     )
     result: dict[str, set[int]] = {}
-    current: set[int] | None = None
-    for line in out.splitlines():
-        if line.startswith("+++ "):
-            name = line[4:].strip('"')
-            current = result.setdefault(name[2:], set()) if name.startswith("b/") else None
-        elif current is not None and (m := _HUNK.match(line)):
-            start, count = int(m.group(1)), int(m.group(2) or "1")
-            if count:
-                current.update(range(start, start + count))
-            else:  # a pure deletion after line `start`: the code around it changed
-                current.update({max(start, 1), start + 1})
+    for path, chunk in split_patch(out):
+        lines: set[int] = set()
+        for hunk in hunks(chunk):
+            if hunk.new_count:
+                lines.update(range(hunk.new_start, hunk.new_start + hunk.new_count))
+            else:  # a pure deletion after line `new_start`: the code around it changed
+                lines.update({max(hunk.new_start, 1), hunk.new_start + 1})
+        if lines:
+            result[path] = lines
     return result
 
 

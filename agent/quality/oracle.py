@@ -3,7 +3,8 @@
 An oracle is something that can make the test fail on wrong behaviour: `assert`, `raise
 AssertionError`, `pytest.raises` / `pytest.warns` / `pytest.fail`, unittest's `self.assert*` /
 `self.fail`, a mock's `assert_*` call, or any `assert*` / `expect*` / `verify*` helper from a
-library. Helpers and fixtures defined in the same file count when they themselves hold an oracle.
+library. Helpers, fixtures and decorators defined in the same file count when they themselves hold
+an oracle.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ class _FunctionIndex:
             if fixture is not None and fixture is not func and self.has_oracle(fixture, cls):
                 return True
             if fixture is None and self.external.get(arg.arg):
+                return True
+        # Decorators that wrap it (`@checks_output`, `@with_app(...)`): the wrapper runs the
+        # test's body and may check what it did.
+        for decorator in func.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            wrapper = self._resolve(target, cls)
+            if wrapper is not None:
+                if wrapper is not func and self.has_oracle(wrapper, cls, helper=True):
+                    return True
+            elif self.external.get(_called_key(target)):
                 return True
         # Helpers it calls: `helper(...)`, `self.helper(...)`, `cls.helper(...)`, and ones
         # from the conftest.py files and helper modules of the tests' folders.

@@ -6,7 +6,8 @@ import git
 import pytest
 
 from agent.context import ContextError, changes
-from agent.context.diff import GitRepo, split_patch
+from agent.context.diff import GitRepo
+from agent.patch import split_patch
 from tests.context.helpers import commit_all, git_state, make_repo, replace_in, write_files
 
 

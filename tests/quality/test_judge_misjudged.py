@@ -1,6 +1,6 @@
 """Verdicts the judge used to get wrong on real suites' tests: a test failing at random called
 order dependent, parametrized cases of one body judged apart, a copied test file accepted, and
-tests that check through local helpers called assertion-free."""
+tests that check through local helpers or decorators called assertion-free."""
 
 from __future__ import annotations
 
@@ -133,3 +133,41 @@ def test_checks_made_by_local_helpers_count_and_assert_free_tests_do_not(
     ):
         assert found[name].verdict == "accepted", found[name]
     assert found["test_total_runs"].reason == Reason.NO_ASSERTIONS
+
+
+CHECKED_BY_A_DECORATOR = """
+from ledger.pricing import subtotal
+
+
+def costs_eight(func):
+    def run():
+        assert subtotal(func()) == 8.0
+    return run
+
+
+def logged(func):
+    def run():
+        return func()
+    return run
+
+
+@costs_eight
+def test_two_at_four():
+    return [(2, 4.0)]
+
+
+@logged
+def test_logged_only():
+    subtotal([(1, 1.0)])
+"""
+
+
+def test_a_decorator_that_checks_the_tests_result_is_an_oracle(
+    judges: Callable[..., Judge],
+) -> None:
+    path = "tests/test_checked_by_decorator.py"
+    found = verdicts(
+        judges(with_context=False).check([proposed(path, CHECKED_BY_A_DECORATOR)]), path
+    )
+    assert found["test_two_at_four"].verdict == "accepted", found["test_two_at_four"]
+    assert found["test_logged_only"].reason == Reason.NO_ASSERTIONS

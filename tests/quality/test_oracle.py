@@ -52,6 +52,15 @@ CHECKS = {
     "test_with_does_not_raise": (
         "def test_with_does_not_raise():\n    with does_not_raise():\n        parse('1')\n"
     ),
+    "test_decorated": (
+        "def checks_output(func):\n    def wrapper():\n        assert func() == 1\n"
+        "    return wrapper\n\n@checks_output\ndef test_decorated():\n    return go()\n"
+    ),
+    "test_decorator_factory": (
+        "def renders(expected):\n    def wrap(func):\n        def run():\n"
+        "            assert func() == expected\n        return run\n    return wrap\n\n"
+        "@renders('x')\ndef test_decorator_factory():\n    return go()\n"
+    ),
 }
 
 NO_CHECKS = {
@@ -69,6 +78,10 @@ NO_CHECKS = {
     "test_raise_only_reraised": (
         "def _run():\n    try:\n        go()\n    except OSError:\n        raise\n\n"
         "def test_raise_only_reraised():\n    _run()\n"
+    ),
+    "test_decorator_without_check": (
+        "def logged(func):\n    def wrapper():\n        return func()\n    return wrapper\n\n"
+        "@logged\ndef test_decorator_without_check():\n    go()\n"
     ),
     "test_cycle": ("def _a():\n    _b()\n\ndef _b():\n    _a()\n\ndef test_cycle():\n    _a()\n"),
 }
