@@ -248,6 +248,7 @@ def _api(action: str, api_url: str) -> Iterator[None]:
 
 # ---------------------------------------------------------------- diff lines of a pull request
 
+
 def diff_lines(patch: str | None) -> set[int]:
     """The new-file lines a review comment may target: added and context lines of the hunks."""
     return new_side_lines(patch or "")
