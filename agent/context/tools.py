@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agent.context.files import SKIP_DIRS, ModuleNamer, read_text
 from agent.context.names import used_assignments
+from agent.fs import is_within
 from agent.log import get_logger
 
 log = get_logger(__name__)
@@ -153,7 +154,7 @@ class RepoTools:
         if ".git" in PurePosixPath(path.replace("\\", "/")).parts:
             raise ToolError(f"{path!r} is inside .git, which is off limits")
         real = (self.root / path).resolve()
-        if real != self.root and self.root not in real.parents:
+        if not is_within(real, self.root):
             raise ToolError(f"{path!r} is outside the repository")
         if ".git" in real.relative_to(self.root).parts:
             raise ToolError(f"{path!r} leads into .git, which is off limits")

@@ -14,6 +14,7 @@ from typing import Protocol
 from git import BadName, GitCommandError, Repo
 
 from agent.config import Settings
+from agent.fs import is_within
 from agent.github.api import ActionsEnv, GitHubError, PullRequestClient, load_event
 from agent.github.comment import MARKER, CommentLinks, plan_suggestions, render_comment
 from agent.log import get_logger
@@ -178,7 +179,8 @@ def save_artifacts(artifacts: Path, report: Report, body: str) -> None:
     (artifacts / "report.json").write_text(to_json(report) + "\n", encoding="utf-8")
     for accepted in report.accepted:
         target = (artifacts / "files" / accepted.path).resolve()
-        if artifacts.resolve() in target.parents:  # paths were gated; stay inside regardless
+        root = artifacts.resolve()
+        if is_within(target, root) and target != root:  # gated already; stay inside regardless
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(accepted.content, encoding="utf-8")
 

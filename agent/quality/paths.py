@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
+from agent.fs import is_within
+
 
 def path_problem(
     path: str, repo: Path, tests_root: str, *, existing_ok: bool = False
@@ -42,16 +44,8 @@ def path_problem(
     tests_real = Path(os.path.realpath(repo / root))
     target = repo / pure
     resolved = Path(os.path.realpath(target))
-    if not _is_within(resolved, tests_real) or not _is_within(resolved, repo_real):
+    if not is_within(resolved, tests_real) or not is_within(resolved, repo_real):
         return f"{path!r} resolves outside the tests root through a symlink"
     if os.path.lexists(target) and not existing_ok:
         return f"{path!r} already exists; existing files are never overwritten (pick a new name)"
     return None
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        path.relative_to(root)
-    except ValueError:
-        return False
-    return True

@@ -17,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from agent.fs import is_within
 from agent.log import get_logger
 from agent.sandbox.errors import SandboxError
 
@@ -194,7 +195,7 @@ class Workspace:
         if src.is_symlink():
             target = os.readlink(src)
             resolved = src.resolve()
-            if resolved.is_relative_to(self.source) and not Path(target).is_absolute():
+            if is_within(resolved, self.source) and not Path(target).is_absolute():
                 os.symlink(target, dst)
             elif resolved.is_file():
                 # a link out of the repo would let a test write into the user's files
