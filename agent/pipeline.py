@@ -20,6 +20,7 @@ from agent.context import RepoTools, build_context, render_context
 from agent.context.conventions import detect_tests_root, pytest_config
 from agent.context.files import discover_python_files, is_test_path
 from agent.errors import UserError
+from agent.fs import real_within
 from agent.index import index_path, open_index
 from agent.journal import Journal, scratch_dir
 from agent.log import get_logger
@@ -337,7 +338,7 @@ def write_new_file(repo: Path, accepted: AcceptedFile) -> bool:
     target = repo / accepted.path
     pure = PurePosixPath(accepted.path)
     real_repo = Path(os.path.realpath(repo))
-    if pure.is_absolute() or ".." in pure.parts or not _within(target.parent, real_repo):
+    if pure.is_absolute() or ".." in pure.parts or not real_within(target.parent, real_repo):
         log.warning("not writing outside the repository", path=accepted.path)
         return False
     try:
@@ -355,11 +356,6 @@ def write_new_file(repo: Path, accepted: AcceptedFile) -> bool:
         log.warning("could not write an accepted file", path=accepted.path, error=str(exc))
         return False
     return True
-
-
-def _within(path: Path, root: Path) -> bool:
-    real = Path(os.path.realpath(path))
-    return real == root or root in real.parents
 
 
 def _link_new(content: str, target: Path, scratch: Path) -> None:
