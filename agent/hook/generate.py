@@ -80,6 +80,7 @@ def generate_for_push(
             modules=None if rng.base else sorted({m.module for m in scan.modules}),
             write=True,
             on_progress=lambda text: _say(out, text),
+            task=gap_task(scan),
         )
         spent += report.cost_usd
         written += [a.path for a in report.accepted if a.written]
@@ -101,6 +102,21 @@ def generate_for_push(
     return 0
 
 
+def gap_task(scan: RangeScan) -> str:
+    """What the push leaves untested, as the model's task: tests for these, not for the rest."""
+    lines = ["The pre-push check found these changes that no existing test exercises:"]
+    for gap in scan.gaps:
+        if gap.function is not None:
+            what = f"function `{gap.function}` (line {gap.line})"
+        elif gap.seam is not None:
+            what = f"{gap.seam.kind} `{gap.seam.detail}` (line {gap.seam.line})"
+        else:
+            what = "the module"
+        lines.append(f"- {gap.path}: {what}: {gap.why}")
+    lines.append("Write tests for these; the rest of the change is already exercised.")
+    return "\n".join(lines)
+
+
 def _outcome(report: Report) -> str:
     model = report.model_source
     if report.model != report.model_source:
@@ -111,6 +127,7 @@ def _outcome(report: Report) -> str:
         f"bug(s) documented, {len(report.rejected)} test(s) rejected; stopped by "
         f"{report.stopped_by}; model {model}, ${report.cost_usd}, {report.wall_seconds:.1f}s"
         + (f"; {detected}" if detected else "")
+        + (f"; reused run {report.reused_from}, nothing paid" if report.reused_from else "")
     )
 
 

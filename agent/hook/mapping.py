@@ -36,6 +36,8 @@ class Gap:
     path: str
     seam: Seam | None
     why: str
+    function: str | None = None  # a changed function no test executes (test-impact index)
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,25 @@ def _reached(
         return True
     if seam.kind == "import" or not seam.symbol:
         return bool(importing)  # module-level code runs whenever the module is imported
-    leaf = seam.symbol.rpartition(".")[2]
+    return _named(seam.symbol, seam.path, importing, graphs)
+
+
+def function_reached(
+    module: str, path: str, qualname: str | None, tests: list[TestReach], graphs: CallGraphs
+) -> bool:
+    """The static answer for one changed function (None: module-level code)."""
+    importing = [t for t in tests if t.imports_module(module)]
+    if qualname is None:
+        return bool(importing)
+    return _named(qualname, path, importing, graphs)
+
+
+def _named(symbol: str, path: str, importing: list[TestReach], graphs: CallGraphs) -> bool:
+    leaf = symbol.rpartition(".")[2]
     if any(leaf in t.facts.names for t in importing):
         return True
     # Not named by a test: is a function of the module that (indirectly) calls it?
-    names = _closure(leaf, graphs.of(seam.path))
+    names = _closure(leaf, graphs.of(path))
     return any(not names.isdisjoint(t.facts.names) for t in importing)
 
 

@@ -27,7 +27,10 @@ def print_scans(out: TextIO, scans: list[RangeScan], mode: str, *, seconds: floa
         f"[{mode} mode, {seconds:.2f}s]"
     )
     if not gaps:
-        measured = sorted({e for s in scans for e in s.evidence[1:]})  # beyond the static mapping
+        # what decided beyond the static mapping (always there, so left unsaid)
+        measured = sorted(
+            {e for s in scans for e in s.evidence if not e.startswith(("static", "build "))}
+        )
         also = f" ({'; '.join(measured)})" if measured else ""
         _say(out, f"{summary}: every one is exercised by an existing test{also}")
         return
@@ -38,7 +41,7 @@ def print_scans(out: TextIO, scans: list[RangeScan], mode: str, *, seconds: floa
     for line in _fix_lines(scans):
         out.write(f"  {line}\n")
     if mode == "block":
-        _say(out, "push blocked: the seams this push touches need tests first; " + SKIP_HINT)
+        _say(out, "push blocked: what this push changes needs tests first; " + SKIP_HINT)
     out.flush()
 
 
@@ -50,11 +53,13 @@ def _print_range(out: TextIO, scan: RangeScan) -> None:
     for gap in scan.gaps:
         by_module.setdefault(gap.module, []).append(gap)
     for module, gaps in by_module.items():
-        whole = next((g for g in gaps if g.seam is None), None)
+        whole = next((g for g in gaps if g.seam is None and g.function is None), None)
         note = f": {whole.why}" if whole else ""
         out.write(f"    {module} ({gaps[0].path}){note}\n")
         for gap in gaps:
-            if gap.seam is not None:
+            if gap.function is not None:
+                out.write(f"      {'function':<11} {gap.function}  (line {gap.line}): {gap.why}\n")
+            elif gap.seam is not None:
                 s = gap.seam
                 where = f"line {s.line}" + (f" in {s.symbol}" if s.symbol else "")
                 out.write(f"      {s.kind:<11} {s.detail}  ({where}): {gap.why}\n")
@@ -68,8 +73,11 @@ def _fix_lines(scans: list[RangeScan]) -> list[str]:
 
 def _count(gaps: list[Gap]) -> str:
     seams = sum(1 for g in gaps if g.seam is not None)
-    modules = sum(1 for g in gaps if g.seam is None)
+    functions = sum(1 for g in gaps if g.function is not None)
+    modules = sum(1 for g in gaps if g.seam is None and g.function is None)
     parts = [f"{seams} seam(s)"] if seams else []
+    if functions:
+        parts.append(f"{functions} changed function(s)")
     if modules:
         parts.append(f"{modules} module(s)")
     return " and ".join(parts)

@@ -18,16 +18,20 @@ from agent.context.seams import Found, Scanner, to_seam
 from agent.hook.evidence import load_evidence
 from agent.hook.existing_tests import read_test
 from agent.hook.git import git, lines, read_blobs
+from agent.hook.impact import STATIC_HINT, ChangedFunction, IndexAnswers, changed_functions
 from agent.hook.mapping import (
     CallGraphs,
     ChangedModule,
     Gap,
+    TestReach,
     event_name,
     find_gaps,
+    function_reached,
     reach_of,
     route_of,
 )
 from agent.hook.refs import PushRange
+from agent.index import MODULE
 from agent.patch import hunks, split_patch
 from agent.schema import Seam
 
@@ -41,6 +45,7 @@ class RangeScan:
     seams: list[Seam]  # the changed seams, tested or not
     gaps: list[Gap]
     evidence: list[str] = field(default_factory=list)  # what decided "tested", for the user
+    functions: list[ChangedFunction] = field(default_factory=list)  # changed behaviour
 
 
 def scan_range(
@@ -61,12 +66,25 @@ def scan_range(
     ]
     known = {m for p in tracked if (m := namer(p))}
     test_paths = [p for p in tracked if _is_test(p, tests_root)]
-    modules = [
+    candidates = [
         ChangedModule(module=m, path=p, lines=frozenset(found))
         for p, found in sorted(touched.items())
         if (m := namer(p))
     ]
-    blobs = read_blobs(repo, rng.head, [m.path for m in modules])
+    blobs = read_blobs(repo, rng.head, [m.path for m in candidates])
+    before = read_blobs(repo, rng.base, [m.path for m in candidates]) if rng.base else {}
+    # Only changed behaviour counts: a reformat, a docstring or a version bump needs no test.
+    modules: list[ChangedModule] = []
+    functions: list[ChangedFunction] = []
+    for changed in candidates:
+        found = changed_functions(
+            changed.path, before.get(changed.path), blobs.get(changed.path, ""), set(changed.lines)
+        )
+        if found is not None:
+            modules.append(changed)
+            functions += found
+    if not modules:
+        return None
 
     seams: list[Seam] = []
     graphs = CallGraphs()
@@ -86,11 +104,46 @@ def scan_range(
     tests = [facts for p, body in texts.items() if (facts := read_test(p, body)) is not None]
     reach = reach_of(tests)
     evidence = load_evidence(repo, set(test_paths))
-    gaps = find_gaps(modules, seams, reach, graphs, evidence)
-    used = [f"static: imports, names, routes and events in {len(test_paths)} test file(s)"]
-    if evidence.runs:
-        used.append(f"coverage of {len(evidence.seams)} seam(s) from run {evidence.runs[-1]}")
-    return RangeScan(rng, modules, seams, gaps, evidence=used)
+    answers = IndexAnswers.open_for(repo)
+    if answers is None:
+        gaps = find_gaps(modules, seams, reach, graphs, evidence)
+        used = [f"static: imports, names, routes and events in {len(test_paths)} test file(s)"]
+        if evidence.runs:
+            used.append(f"coverage of {len(evidence.seams)} seam(s) from run {evidence.runs[-1]}")
+        used.append(STATIC_HINT)
+    else:
+        # Execution decides; test files the index has not run yet are read statically.
+        unindexed = [t for t in reach if t.facts.path not in answers.test_files]
+        gaps = function_gaps(modules, functions, answers, unindexed, graphs)
+        used = [answers.describe()]
+        if unindexed:
+            used.append(f"static for {len(unindexed)} test file(s) the index has not run")
+        answers.close()
+    return RangeScan(rng, modules, seams, gaps, evidence=used, functions=functions)
+
+
+def function_gaps(
+    modules: list[ChangedModule],
+    functions: list[ChangedFunction],
+    answers: IndexAnswers,
+    unindexed: list[TestReach],
+    graphs: CallGraphs,
+) -> list[Gap]:
+    """The changed functions (and module-level statements) no existing test executes."""
+    by_path = {m.path: m for m in modules}
+    gaps: list[Gap] = []
+    for f in functions:
+        module = by_path[f.path]
+        qualname = None if f.qualname == MODULE else f.qualname
+        if answers.runs(f) or function_reached(module.module, f.path, qualname, unindexed, graphs):
+            continue
+        why = (
+            "changed module-level code; no passing test imports the module"
+            if qualname is None
+            else f"{'new' if f.new else 'changed'}; no existing test runs it"
+        )
+        gaps.append(Gap(module.module, f.path, None, why, function=f.qualname, line=f.line))
+    return gaps
 
 
 def changed_lines(repo: Path, base: str, head: str) -> dict[str, set[int]]:

@@ -189,6 +189,16 @@ class ImpactIndex:
         ):
             yield nodeid, test_file, set(json.loads(lines)), set(json.loads(functions))
 
+    def imported_by_passing(self, path: str) -> bool:
+        """Whether a test file with a passing test depends on `path` (imports it, directly or
+        through other modules, or runs it): its module-level code runs for that file."""
+        row = self._one(
+            "SELECT 1 FROM deps d JOIN tests t ON t.test_file = d.test_file "
+            "WHERE d.path = ? AND t.passed = 1 LIMIT 1",
+            (path,),
+        )
+        return row is not None
+
     def _one(self, sql: str, args: Iterable[object]) -> tuple | None:
         rows = self._all(sql, args)
         return rows[0] if rows else None
@@ -208,14 +218,22 @@ def index_path(repo: Path) -> Path:
     return repo / INDEX_FILE
 
 
-def open_index(repo: Path, root: Path | None = None, *, create: bool = True) -> ImpactIndex | None:
+def open_index(
+    repo: Path, root: Path | None = None, *, create: bool = True, read_only: bool = False
+) -> ImpactIndex | None:
     """The repository's index (created when missing and `create`), hashing files under `root`
     (a sandbox's copy of the repository, by default the repository itself); None when it cannot
-    be opened."""
+    be opened. `read_only` never writes (the pre-push hook)."""
     path = index_path(repo)
-    if not path.exists() and not create:
+    if not path.exists() and (read_only or not create):
         return None
     try:
+        if read_only:
+            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
+                db.close()
+                return None
+            return ImpactIndex(db, root or repo)
         path.parent.mkdir(parents=True, exist_ok=True)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
