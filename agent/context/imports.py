@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator, Set
+from pathlib import Path
+
+from agent.context.files import module_name, module_path
 
 
 def package_of(module: str, is_init: bool) -> str:
@@ -73,3 +76,42 @@ def iter_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             stack.extend(reversed(handler.body))
         for case in getattr(stmt, "cases", ()) or ():
             stack.extend(reversed(case.body))
+
+
+def import_closure(root: Path, start: str) -> set[str]:
+    """Project source files reachable from `start` through imports, relative ones included, with
+    the packages' `__init__.py` on the way (`start` itself excluded)."""
+    seen: set[str] = set()
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        for found in _imported_files(root, current):
+            if found not in seen and found != start:
+                seen.add(found)
+                frontier.append(found)
+    return seen
+
+
+def _imported_files(root: Path, rel: str) -> set[str]:
+    try:
+        tree = ast.parse((root / rel).read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    is_init = rel.endswith("__init__.py")
+    package = package_of(module_name(rel), is_init)
+    files: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = absolute_from(node, package)
+            names = [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            parts = name.split(".")
+            for end in range(1, len(parts) + 1):
+                path = module_path(root, ".".join(parts[:end]))
+                if path is not None:
+                    files.add(path)
+    return files

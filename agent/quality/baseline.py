@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.context.imports import import_closure
 from agent.index import FileRecord, ImpactIndex, TestRecord, file_deps, functions_of
 from agent.log import get_logger
 from agent.quality.classify import worst
@@ -86,7 +87,7 @@ class Baseline:
         hasher = self._index.hash
         for entry in entries.values():
             executed = {f for files in entry.lines.values() for f in files}
-            deps = file_deps(root, entry.path, executed, hasher)
+            deps = file_deps(root, entry.path, executed | import_closure(root, entry.path), hasher)
             tests = [
                 TestRecord(
                     nodeid=nodeid,
