@@ -277,6 +277,8 @@ class ExistingTest(BaseModel):
     modules: list[str] = Field(default_factory=list)  # repo modules it imports
     tests: list[str] = Field(default_factory=list)
     excerpt: str = ""
+    # the changed functions (`path: qualname`) its passing tests ran (test-impact index)
+    runs_change: list[str] = Field(default_factory=list)
 
 
 class Conventions(BaseModel):
@@ -303,6 +305,7 @@ class Context(BaseModel):
     repo_map: list[ModuleSummary] = Field(default_factory=list)
     seams: list[Seam] = Field(default_factory=list)
     existing_tests: list[ExistingTest] = Field(default_factory=list)
+    tests_by_execution: bool = False  # the test-impact index said which tests run the change
     conventions: Conventions = Field(default_factory=Conventions)
     dropped: list[str] = Field(default_factory=list)  # what the token budget trimmed
     tokens: int = 0  # estimated size of the rendered context

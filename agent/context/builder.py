@@ -12,6 +12,7 @@ from agent.context.budget import fit_to_budget, shared_prefix
 from agent.context.conventions import find_conventions
 from agent.context.diff import Change, GitRepo, change
 from agent.context.errors import ContextError
+from agent.context.executed import tests_running_change, with_execution
 from agent.context.files import ModuleNamer, discover_python_files, is_test_path, read_text
 from agent.context.names import used_assignments
 from agent.context.render import render_context
@@ -95,6 +96,9 @@ def build_context(
             wanted.reexports.setdefault(package, set()).update(exported)
     known = set(repo_map.modules) | set(wanted.modules)
     existing = find_existing_tests(root, tests, wanted, known, namer)
+    ran = tests_running_change(root, changed) if base is not None else None
+    if ran is not None:
+        existing = with_execution(root, existing, ran)
     dropped = []
     if len(existing) > MAX_EXISTING_TESTS:
         more = len(existing) - MAX_EXISTING_TESTS
@@ -114,6 +118,7 @@ def build_context(
         repo_map=_ordered_map(repo_map, set(target_modules)),
         seams=seams,
         existing_tests=existing,
+        tests_by_execution=ran is not None,
         conventions=find_conventions(
             root, tests, tests_root, [f.path for f in changed] + [t.path for t in targets]
         ),

@@ -88,6 +88,8 @@ def existing_test(t: ExistingTest) -> str:
         lines.append("imports: " + ", ".join(t.modules))
     if t.tests:
         lines.append("tests: " + ", ".join(t.tests))
+    if t.runs_change:
+        lines.append("runs the changed code: " + ", ".join(t.runs_change))
     if t.excerpt:
         lines.append(fenced(t.excerpt, "python"))
     return "\n".join(lines)
@@ -148,8 +150,10 @@ def render_context(ctx: Context) -> str:
     out += ["", "## Repo map"]
     out += ["\n\n".join(module(m) for m in ctx.repo_map) or _empty(ctx, "repo map", "(empty)")]
     out += ["", "## Existing tests"]
+    if ctx.tests_by_execution:
+        out += ['("runs the changed code": measured by running them; test-impact index)', ""]
     tests = "\n\n".join(existing_test(t) for t in ctx.existing_tests)
-    out += [tests or _empty(ctx, "existing tests", "(none import these modules)")]
+    out += [tests or _empty(ctx, "existing tests", "(none import or run these modules)")]
     out += ["", "## Conventions", conventions(ctx.conventions, ctx.python)]
     if ctx.dropped:
         out += ["", "## What was trimmed to fit the token budget"]

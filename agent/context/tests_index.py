@@ -53,7 +53,7 @@ class TextFilter:
         )
 
 
-def _test_names(tree: ast.Module) -> list[str]:
+def test_names(tree: ast.Module) -> list[str]:
     names: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
@@ -168,7 +168,7 @@ def find_existing_tests(
             test = ExistingTest(
                 path=path,
                 modules=sorted(imported),
-                tests=_test_names(tree),
+                tests=test_names(tree),
                 excerpt=_excerpt(text, tree, import_nodes, bound),
             )
             scored.append((not test.tests, -len(hits), test))
