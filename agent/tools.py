@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.context import RepoTools
-from agent.quality import mark_bugs
+from agent.quality.marks import bug_marked
 from agent.schema import ProposedFile, TestSuiteProposal
 
 PROPOSE = "propose_tests"
@@ -145,11 +145,5 @@ def _content_problem(file: ProposedFile) -> str | None:
 
 def _with_bug_marks(file: ProposedFile) -> ProposedFile:
     """Tests that document a defect are kept as strict xfails: judged and written with the mark."""
-    bugs = {
-        t.name: t.justification or "documents a defect"
-        for t in file.tests
-        if t.expectation == "bug"
-    }
-    if not bugs:
-        return file
-    return file.model_copy(update={"content": mark_bugs(file.content, bugs)})
+    marked = bug_marked(file)
+    return file if marked == file.content else file.model_copy(update={"content": marked})

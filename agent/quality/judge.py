@@ -45,7 +45,7 @@ from agent.quality.evidence import (
 )
 from agent.quality.facts import file_facts
 from agent.quality.leaks import check_pollution, check_side_effects
-from agent.quality.marks import mark_bugs, normalise_name
+from agent.quality.marks import bug_marked, normalise_name
 from agent.quality.mutation import MutationResult
 from agent.quality.open_work import OpenWork
 from agent.quality.oracle import conftest_fixture_oracles
@@ -99,12 +99,7 @@ class Judge:
 
     def prepared(self, file: ProposedFile) -> str:
         """The content that is judged and written: tests proposed as bugs marked strict xfail."""
-        bugs = {
-            t.name: t.justification or "documents a defect in the current code"
-            for t in file.tests
-            if t.expectation == Expectation.BUG
-        }
-        return mark_bugs(file.content, bugs)
+        return bug_marked(file)
 
     def check(self, files: list[ProposedFile]) -> CheckResult:
         clock = _Clock()

@@ -10,7 +10,17 @@ from __future__ import annotations
 import ast
 import re
 
+from agent.schema import Expectation, ProposedFile
+
 _MAX_REASON = 200
+_DEFAULT_REASON = "documents a defect in the current code"
+
+
+def bug_marked(file: ProposedFile) -> str:
+    """The file's content as it is judged and written: each test proposed as a bug marked strict
+    xfail, its justification the reason. The one place proposals get their bug marks."""
+    bugs = {t.name: t.justification for t in file.tests if t.expectation == Expectation.BUG}
+    return mark_bugs(file.content, bugs)
 
 
 def mark_bugs(content: str, bugs: dict[str, str]) -> str:
@@ -191,7 +201,7 @@ def _reason_of(expr: ast.expr) -> str:
 
 
 def _reason_literal(reason: str) -> str:
-    one_line = re.sub(r"\s+", " ", reason).strip() or "documents a defect in the current code"
+    one_line = re.sub(r"\s+", " ", reason).strip() or _DEFAULT_REASON
     if len(one_line) > _MAX_REASON:
         one_line = one_line[: _MAX_REASON - 3].rstrip() + "..."
     return repr(one_line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from agent.quality import mark_bugs
 from agent.quality.marks import module_level_marks, strict_xfail_tests
@@ -92,3 +93,23 @@ def test_module_level_marks_are_read() -> None:
         "import pytest\npytestmark = [pytest.mark.skip, pytest.mark.xfail(strict=True)]\n"
     )
     assert module_level_marks(tree) == ["skip", "xfail"]
+
+
+def test_a_proposal_and_the_judge_mark_bugs_the_same_way(tmp_path: Path) -> None:
+    from agent.quality.marks import bug_marked
+    from agent.tools import proposal_files
+
+    proposal = {
+        "files": [
+            {
+                "path": "tests/test_bug.py",
+                "content": "def test_total_is_rounded():\n    assert 1 == 2\n",
+                "tests": [{"name": "test_total_is_rounded", "expectation": "bug"}],
+            }
+        ]
+    }
+    (marked,) = proposal_files(proposal, tmp_path)
+    assert "reason='documents a defect in the current code'" in marked.content
+    # The judge marks what it is given the same way, and marking twice changes nothing.
+    original = marked.model_copy(update={"content": proposal["files"][0]["content"]})
+    assert bug_marked(original) == marked.content == bug_marked(marked)
