@@ -43,12 +43,15 @@ def check_copies(works: list[FileWork], scope: Scope) -> None:
             keys_of[work.path] = _keys(work.facts.tree, scope.workspace, work.path)
     # A file holds a copy only if its text has every name a candidate uses: most files are
     # only read, never parsed.
+    candidates: dict[str, set[str]] = {}  # new file -> qualnames of its candidate tests
+    for work, test in wanted:
+        candidates.setdefault(work.path, set()).add(test.qualname)
     needs = [
         _global_names(func)
-        for work, _ in wanted
-        if work.facts.tree is not None
+        for work in works
+        if work.path in candidates and work.facts.tree is not None
         for qualname, func in iter_test_functions(work.facts.tree)
-        if qualname in {t.qualname for w, t in wanted if w is work}
+        if qualname in candidates[work.path]
     ]
     proposed = {w.path for w in works}
     existing: dict[str, str] = {}  # key -> nodeid of the existing test
