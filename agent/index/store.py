@@ -140,6 +140,11 @@ class ImpactIndex:
         deps = self._all("SELECT path, sha FROM deps WHERE test_file = ?", (test_file,))
         return all(self.hash(path) == sha for path, sha in deps)
 
+    def collected(self, test_file: str, environment: str) -> bool:
+        """Whether the test file's valid entry says it collected with this interpreter."""
+        row = self._one("SELECT collects FROM test_files WHERE path = ?", (test_file,))
+        return bool(row and row[0]) and self.valid(test_file, environment)
+
     def load(self, test_file: str, environment: str) -> FileRecord | None:
         """The test file's entry when it is valid for this environment, else None."""
         if not self.valid(test_file, environment):

@@ -15,6 +15,7 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+from agent.index import open_index
 from agent.log import get_logger
 from agent.sandbox.errors import SandboxError
 from agent.sandbox.isolation import sandbox_env
@@ -173,6 +174,17 @@ def _plain_pytest_collects(sandbox: Sandbox, files: list[str]) -> bool:
     return proc.returncode in (0, 5)
 
 
+def _known_to_collect(sandbox: Sandbox, files: list[str]) -> bool:
+    """The test-impact index saw these very files collect with this interpreter."""
+    index = open_index(sandbox.repo, sandbox.workspace, read_only=True)
+    if index is None:
+        return False
+    try:
+        return all(index.collected(f, str(sandbox.python)) for f in files)
+    finally:
+        index.close()
+
+
 def ensure_suite_collects(
     sandbox: Sandbox, tests_root: str | None, *, judged: list[str] | None = None
 ) -> None:
@@ -181,7 +193,7 @@ def ensure_suite_collects(
     `judged` files are left out: their own faults are verdicts, not the environment's.
     """
     files = existing_test_files(sandbox.workspace, tests_root, exclude=frozenset(judged or ()))
-    if not files:
+    if not files or _known_to_collect(sandbox, files):
         return
     result = sandbox.run({}, select=files, collect_only=True)
     cause = diagnose(result, files)
