@@ -7,6 +7,7 @@ scorecard next to it, and print the scorecard.
     python -m evals run --suite replay --from evals/results/2025-01-01-live.json
     python -m evals run --suite compat                # itarch check on real projects' own tests
     python -m evals run --suite sessions --strict     # recorded sessions replayed through itarch
+    python -m evals run --suite changes --strict      # real release changes, reference replayed
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agent.log import configure, get_logger
 from agent.models.anthropic import create_model
 from agent.models.base import Model
 from evals import (
+    changes_cli,
     compat,
     compat_card,
     corpus,
@@ -33,6 +35,7 @@ from evals import (
     sessions,
     sessions_card,
 )
+from evals.changes_targets import CHANGES
 from evals.compat_targets import COMPAT_TARGETS, select_compat
 from evals.prepare import prepare
 from evals.results import SuiteResult
@@ -55,14 +58,21 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a suite and write its scorecard")
     run.add_argument(
-        "--suite", choices=["offline", "live", "replay", "compat", "sessions"], default="offline"
+        "--suite",
+        choices=["offline", "live", "replay", "compat", "sessions", "changes"],
+        default="offline",
     )
     run.add_argument(
         "--target",
         nargs="+",
         metavar="NAME",
         help=f"targets to run ({', '.join(TARGETS)}; compat: {', '.join(COMPAT_TARGETS)}; "
-        f"sessions: {', '.join(sessions.available())})",
+        f"sessions: {', '.join(sessions.available())}; changes: {', '.join(CHANGES)})",
+    )
+    run.add_argument(
+        "--live",
+        action="store_true",
+        help="changes suite: Claude writes the tests too (needs ANTHROPIC_API_KEY)",
     )
     run.add_argument("--model", help="Claude model id for the live suite")
     run.add_argument("--from", dest="source", type=Path, help="results file of a live run (replay)")
@@ -94,6 +104,8 @@ def main(argv: list[str] | None = None, *, model_factory: live.ModelFactory | No
         return run_compat_suite(args)
     if args.command == "run" and args.suite == "sessions":
         return run_sessions_suite(args)
+    if args.command == "run" and args.suite == "changes":
+        return changes_cli.run_suite(args, model_factory=model_factory)
     try:
         specs = select_targets(args.target)
     except KeyError as exc:
