@@ -20,6 +20,7 @@ from agent.cli.common import (
     with_globals,
 )
 from agent.config import with_budget
+from agent.models import claude
 from agent.pipeline import generate as run_generate
 from agent.report import print_report, styled, to_json
 
@@ -66,9 +67,7 @@ def generate(
         settings = settings_for(g, model=model)
         if budget := {k: v for k, v in flags.items() if v is not None}:
             settings.budget = with_budget(settings.budget, budget)
-        from agent.models.anthropic import create_model  # the SDK takes seconds to import
-
-        llm = create_model(settings)
+        llm = claude(settings)
         with err_console.status("starting") as status:
             report = run_generate(
                 g.repo,

@@ -18,6 +18,7 @@ from agent.cli.common import (
     user_errors,
     with_globals,
 )
+from agent.models import claude
 from agent.report import print_report, styled, to_json
 from agent.review import review as run_review
 from agent.review.generate import generate_for_gaps
@@ -66,9 +67,7 @@ def review(
         requested = [*module, *(str(_in_repo(p, g.repo, g.repo_given)) for p in paths or [])]
         llm = None
         if generate:  # a missing key is said before the review runs, not after
-            from agent.models.anthropic import create_model  # the SDK takes seconds to import
-
-            llm = create_model(settings)
+            llm = claude(settings)
         result = run_review(
             g.repo,
             settings=settings,

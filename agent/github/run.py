@@ -18,7 +18,7 @@ from agent.fs import is_within
 from agent.github.api import ActionsEnv, GitHubError, PullRequestClient, load_event
 from agent.github.comment import MARKER, CommentLinks, plan_suggestions, render_comment
 from agent.log import get_logger
-from agent.models.base import Model
+from agent.models import claude
 from agent.pipeline import generate
 from agent.report import to_json
 from agent.schema import Report
@@ -102,7 +102,7 @@ def run_pull_request(
         report = generate(
             repo,
             settings=settings,
-            model=_claude(settings),
+            model=claude(settings),
             base=base,
             write=False,
             patch=artifacts / PATCH_NAME,
@@ -195,9 +195,3 @@ def annotate(level: str, message: str) -> None:
 def has_key(settings: Settings) -> bool:
     # Actions passes `${{ secrets.X }}` as an empty string when the secret is unavailable.
     return settings.api_key is not None and bool(settings.api_key.get_secret_value().strip())
-
-
-def _claude(settings: Settings) -> Model:
-    from agent.models.anthropic import create_model  # the SDK takes a second or two to import
-
-    return create_model(settings)

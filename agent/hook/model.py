@@ -14,19 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from agent.config import Settings
+from agent.models import claude
 from agent.models.base import Model, ModelError
 from agent.models.scripted import ScriptedModel, Turn
 from agent.schema import ModelResponse
 
 SCRIPTED_ENV = "ITARCH_SCRIPTED_MODEL"
-
-
-def claude(settings: Settings) -> Model:
-    # Imported here: the anthropic SDK takes about a second to import, and `check` mode never
-    # needs it.
-    from agent.models.anthropic import create_model
-
-    return create_model(settings)
 
 
 # Replaceable by code that embeds the hook; the environment variable still wins.
