@@ -39,12 +39,14 @@ def _row(name: str, kind: str, got: Figures | None) -> str:
     )
 
 
-def _live_row(name: str, got: Figures | None) -> str:
+def _live_row(name: str, got: Figures | None, ref: Figures | None) -> str:
+    upstream = f"{_share(ref.detects, ref.accepted)}" if ref else "–"
     if got is None:
-        return f"| {name} | – | – | – | – | – | – | – | – | – |"
+        return f"| {name} | – | – | {upstream} | – | – | – | – | – | – | – |"
     per_test = got.dollars_per_accepted
     return (
         f"| {name} | {_share(got.accepted, got.tests)} | {_share(got.detects, got.accepted)} "
+        f"| {upstream} "
         f"| {_share(got.changed_run, got.changed_lines)} | {_share(got.killed, got.mutants)} "
         f"| {got.turns} | {got.tokens:,} | {got.cache_share:.0%} "
         f"| {'$' + str(per_test) if per_test is not None else '–'} | {got.wall_seconds:.1f} |"
@@ -108,13 +110,14 @@ def render(result: ChangesResult) -> str:
         out.append("## The model's tests")
         out.append("")
         out.append(
-            "| change | accepted | fail-to-pass | change coverage | mutants killed | turns "
-            "| tokens | cache share | $ per accepted test | seconds |"
+            "| change | accepted | fail-to-pass | upstream's fail-to-pass | change coverage "
+            "| mutants killed | turns | tokens | cache share | $ per accepted test | seconds |"
         )
-        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for change in result.changes:
-            out.append(_live_row(change.pins, change.live))
-        out.append(_live_row("**total**", result.total("live")))
+            out.append(_live_row(change.pins, change.live, change.reference))
+        total = result.total("live")
+        out.append(_live_row("**total**", total, result.total("reference")))
         live_hit, _ = with_f2p(result, "live")
         out.append("")
         out.append(

@@ -199,6 +199,11 @@ def test_strict_checks_and_the_scorecard_say_what_was_expected_and_what_came() -
     assert "t.py::test_pin[2]: expected detects, got guards" in card
     assert result.total("reference").accepted == 3
 
+    live = result.model_copy(
+        update={"mode": "live", "changes": [run.model_copy(update={"live": got})]}
+    )
+    assert "| pkg 1.0 -> 1.1 | 3/4 (75%) | 1/3 (33%) | 1/3 (33%) |" in render(live)
+
     spec.known = {"test_pin?2?": "a known misjudgment"}
     problems, known = check_expectations(spec, got)
     assert problems == [] and known == ["t.py::test_pin[2]: a known misjudgment"]
