@@ -37,7 +37,9 @@ def test_parametrize_ids_are_shown_verbatim_and_unwrapped(tmp_path: Path) -> Non
         nodeid = f"tests/test_ids.py::{NAME}[{test_id}]"
         # The whole id, on one line of the table: nothing eaten as a tag, nothing wrapped.
         assert any(nodeid in line and "accepted" in line for line in lines), proc.stdout
-    judged = json.loads(itarch("check", "tests/test_ids.py", "--json", cwd=repo).stdout)
+    again = itarch("check", "tests/test_ids.py", "--json", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    judged = json.loads(again.stdout)
     assert len(judged["files"][0]["tests"]) == len(IDS)
 
 
