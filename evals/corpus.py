@@ -7,7 +7,9 @@ calls for. Cases are grouped into the proposals the offline suite makes, one mod
 2. batch   — the variants the judge must run to tell apart, proposed together as one turn
 3. alone   — the write into the package: a side effect is pinned to a test by running tests
              one by one, which only works when nothing else in the proposal is a suspect
-4. verbatim — each held-out file as its authors wrote it
+4. verbatim — every held-out file as its authors wrote it, all in one proposal (one case each);
+             a target may hold out more files than it breaks (`TargetSpec.broken`): those are
+             positive cases only
 5. diff     — where the target's history has a real change: a held-out test that exercises
              none of it, proposed for that change (a run of its own, with a base)
 """
@@ -38,6 +40,8 @@ class Case(BaseModel):
     content: str
     tests: list[str]  # qualnames of the broken tests; empty = judged as a whole file
     description: str
+    # verbatim files only: upstream tests the judge rightly rejects (qualname -> reason)
+    known: dict[str, str] = {}
 
 
 class Skipped(BaseModel):
@@ -64,15 +68,13 @@ def cases(
 
 
 def turns(all_cases: list[Case]) -> list[list[Case]]:
-    """The proposals, in order: one turn per group, one per verbatim file."""
+    """The proposals, in order: one turn per group (every verbatim file of the target in one)."""
     out: list[list[Case]] = []
     for group in GROUP_ORDER:
         members = [c for c in all_cases if c.group == group]
         if group == "diff":
             continue  # judged against a change: proposed in a run of its own
-        if group == "verbatim":
-            out += [[c] for c in members]
-        elif members:
+        if members:
             out.append(members)
     return out
 
@@ -99,14 +101,22 @@ def _cases_for(
         description: str,
         where: str | None = None,
     ) -> None:
+        if name != "verbatim" and spec.variants and name not in spec.variants:
+            return  # not one of the variants this target is scored on
         try:
             text = build()
         except v.VariantError as exc:
             missed.append(Skipped(heldout=path, name=name, why=str(exc)))
             return
         expected = ACCEPTED if name == "verbatim" else Reason(name).value
+        known = {
+            k.test.split("::", 1)[1]: k.reason
+            for k in spec.known_rejections
+            if name == "verbatim" and k.test.split("::", 1)[0] == path
+        }
         made.append(
             Case(
+                known=known,
                 target=spec.name,
                 heldout=path,
                 name=name,
@@ -123,6 +133,8 @@ def _cases_for(
         return v.reduce_to(content, set(keep))
 
     add("verbatim", "verbatim", lambda: content, [], "the file as its authors wrote it", path)
+    if path not in spec.broken_files():
+        return made, missed  # a positive case only
     package_dir = PurePosixPath(module_path(prepared.repo, spec.package) or spec.package).parent
     add(
         Reason.PATH,
@@ -195,7 +207,7 @@ def _cases_for(
             [cheapest],
             f"{cheapest} opens a TCP connection to {v.UNREACHABLE_HOST}:80",
         )
-    else:
+    elif not spec.variants or Reason.NETWORK in spec.variants:
         missed.append(
             Skipped(
                 heldout=path,

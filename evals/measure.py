@@ -1,6 +1,7 @@
 """Coverage and mutation evidence for recovery scores, measured in the sandbox.
 
-The reference (the target's full suite: baseline plus held-out files) is measured once per
+The reference (the target's suite: baseline plus the held-out files the variants are made from;
+files held out only as positive cases are left out) is measured once per
 target and cached; a live run then measures only its accepted files against the same mutants.
 Lines come from the sandbox plugin's per-test trace of the held-out modules; mutants are the
 judge's own (`agent.quality.mutation`) on the lines the held-out tests execute, run in one
@@ -106,14 +107,21 @@ def reference(prepared: PreparedTarget, settings: Settings) -> Reference:
     return measured
 
 
+def reference_files(prepared: PreparedTarget) -> dict[str, str]:
+    """The held-out files recovery is measured for: those the variants are made from. Files held
+    out only as positive cases are not run (measuring each would cost a mutation run per file)."""
+    return {p: prepared.heldout[p] for p in prepared.spec.broken_files()}
+
+
 def _measure_reference(prepared: PreparedTarget, settings: Settings, key: str) -> Reference:
     trace = trace_files(prepared)
     spec = prepared.spec
+    files = reference_files(prepared)
     with Sandbox(prepared.repo, prepared.python, settings.sandbox) as sandbox:
-        run = sandbox.run(prepared.heldout, select=[spec.tests_root], trace=trace)
+        run = sandbox.run(files, select=[spec.tests_root], trace=trace)
         per_test = _passing_lines(run)
         baseline: dict[str, set[int]] = {}
-        heldout: dict[str, dict[str, set[int]]] = {p: {} for p in spec.heldout}
+        heldout: dict[str, dict[str, set[int]]] = {p: {} for p in files}
         for nodeid, lines in per_test.items():
             group = heldout.get(nodeid.split("::")[0], baseline)
             for path, hit in lines.items():
@@ -127,7 +135,7 @@ def _measure_reference(prepared: PreparedTarget, settings: Settings, key: str) -
         }
         result = run_mutants(
             sandbox,
-            files=prepared.heldout,
+            files=files,
             mutants=mutants,
             tests_for=tests_for,
             stop_on_kill=set(per_test) - heldout_ids,  # any baseline kill settles it
@@ -138,7 +146,7 @@ def _measure_reference(prepared: PreparedTarget, settings: Settings, key: str) -
         path: sorted(
             m for m, killers in result.killed_by.items() if any(_in(k, path) for k in killers)
         )
-        for path in spec.heldout
+        for path in files
     }
     baseline_killers = set(per_test) - heldout_ids
     return Reference(

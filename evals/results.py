@@ -16,6 +16,7 @@ from evals.corpus import Skipped
 from evals.prepare import BaselineCheck, PreparedTarget
 from evals.runs import RunRecord
 from evals.scores import Accuracy, CaseResult, Generation, Recovery
+from evals.targets import KnownRejection
 
 Status = Literal["scored", "not_green", "failed"]
 
@@ -64,6 +65,7 @@ class TargetInfo(BaseModel):
     isolation: str = ""
     notes: list[str] = Field(default_factory=list)
     baseline: BaselineCheck | None = None
+    known_rejections: list[KnownRejection] = Field(default_factory=list)
 
     @classmethod
     def of(cls, prepared: PreparedTarget) -> TargetInfo:
@@ -79,6 +81,7 @@ class TargetInfo(BaseModel):
             isolation=prepared.isolation_level.value,
             notes=prepared.notes,
             baseline=prepared.baseline.model_copy(update={"nodeids": []}),
+            known_rejections=list(spec.known_rejections),
         )
 
 

@@ -43,35 +43,47 @@ def render(result: SuiteResult) -> str:
 
 def _offline(targets: list[OfflineTarget]) -> list[str]:
     scored = [t for t in targets if t.status == "scored"]
+    positives = sum(1 for t in scored for c in t.cases if c.name == "verbatim")
+    negatives = sum(1 for t in scored for c in t.cases if c.name != "verbatim")
     out = [
-        "Each target's own held-out test file is proposed back through the real loop "
-        "(`agent.pipeline.generate`) by a scripted stand-in, verbatim and as broken variants, "
-        "one per reason the judge gives. The verbatim file should be accepted, every variant "
-        "rejected with its reason.",
+        "Each target's own held-out test files are proposed back through the real loop "
+        "(`agent.pipeline.generate`) by a scripted stand-in: verbatim (positive cases, which "
+        "should be accepted) and, for one file per target, as broken variants, one per reason "
+        "the judge gives (negative cases, each to be rejected with its reason).",
+        "",
+        "How cases are counted: **one case per file**. A verbatim file is one positive case "
+        "however many tests it holds; it is right when every test in it is accepted, except "
+        "the known rejections listed below (upstream tests the judge rightly turns away), which "
+        "must be rejected for their reason. All verbatim files of a target are judged in one "
+        "proposal (one `check`). A variant is one negative case: right when the test it breaks "
+        "is rejected for the reason its defect calls for.",
+        "",
+        f"Positive cases: **{positives}**; negative cases: **{negatives}**.",
         "",
         "## Judge accuracy",
         "",
-        "| target | version | seams | isolation | cases | correct | false accepts | "
-        "false rejects | wrong reason |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| target | version | seams | isolation | positives (files) | negatives | cases | "
+        "correct | false accepts | false rejects | wrong reason |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for t in targets:
         if t.status != "scored":
             out.append(
                 f"| {t.target.name} | {t.target.version or '-'} | {t.target.seams} | "
-                f"{t.target.isolation or '-'} | not scored: {t.message} |||||"
+                f"{t.target.isolation or '-'} | not scored: {t.message} |||||||"
             )
             continue
         a = t.accuracy
+        pos = sum(1 for c in t.cases if c.name == "verbatim")
         out.append(
             f"| {t.target.name} | {t.target.version or 'example'} | {t.target.seams} | "
-            f"{t.target.isolation} | {a.cases} | {a.correct} | {a.false_accepts} | "
-            f"{a.false_rejects} | {a.wrong_reason} |"
+            f"{t.target.isolation} | {pos} | {a.cases - pos} | {a.cases} | {a.correct} | "
+            f"{a.false_accepts} | {a.false_rejects} | {a.wrong_reason} |"
         )
     total = merge_accuracy([t.accuracy for t in scored])
     out.append(
-        f"| **all** | | | | {total.cases} | {total.correct} | {total.false_accepts} | "
-        f"{total.false_rejects} | {total.wrong_reason} |"
+        f"| **all** | | | | {positives} | {negatives} | {total.cases} | {total.correct} | "
+        f"{total.false_accepts} | {total.false_rejects} | {total.wrong_reason} |"
     )
     out += ["", *_confusion(total.confusion), ""]
     wrong = [(t.target.name, c) for t in scored for c in t.cases if not c.correct]
@@ -89,11 +101,23 @@ def _offline(targets: list[OfflineTarget]) -> list[str]:
         ]
     else:
         out.append("None: every case got the verdict and the reason it should.")
+    known = [(t.target.name, k) for t in targets for k in t.target.known_rejections]
+    if known:
+        out += ["", "Known rejections (upstream tests the judge rightly turns away):", ""]
+        out += [f"- {name}: `{k.test}`: {k.reason}: {k.why}" for name, k in known]
     skipped = [(t.target.name, s) for t in scored for s in t.skipped]
     if skipped:
         out += ["", "Variants that do not apply:", ""]
         out += [f"- {name}: {s.name} ({s.heldout}): {s.why}" for name, s in skipped]
-    out += ["", "## Recovery: baseline + accepted held-out files, against the full suite", ""]
+    out += [
+        "",
+        "## Recovery: baseline + accepted held-out file, against the full suite",
+        "",
+        "Measured for the held-out file the variants are made from: the full suite is the "
+        "baseline plus that file (files held out only as positive cases are not measured); "
+        "the baseline is the suite without any held-out file.",
+        "",
+    ]
     out += _recovery_table([(t.target.name, t.recovery) for t in scored])
     out += ["", "## Time", ""]
     out += [

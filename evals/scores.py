@@ -68,22 +68,36 @@ def judge_case(case: Case, verdict: FileVerdict | None) -> CaseResult:
         rejected = [t for t in verdict.tests if t.verdict == "rejected" and t.reason]
         reasons = Counter(t.reason.value for t in rejected if t.reason)
         by_test = {qualname_of(t.nodeid): t.reason.value for t in rejected if t.reason}
+        if case.known:  # the known rejections do not count against the file
+            rejected = [t for t in rejected if case.known.get(qualname_of(t.nodeid)) != _code(t)]
         targeted = [t for t in rejected if qualname_of(t.nodeid) in case.tests] or rejected
         deciding = _deciding(targeted)
         actual = deciding.reason.value if deciding and deciding.reason else "rejected"
         detail = deciding.detail if deciding else ""
+        if not rejected:
+            actual = ACCEPTED
+            detail = "; ".join(f"{t} {r} (known)" for t, r in sorted(by_test.items()))
+    correct = actual == case.expected
+    missed = sorted(set(case.known) - set(by_test))
+    if missed and correct:
+        # a test the judge should have turned away was kept
+        correct, detail = False, f"kept {', '.join(missed)}, expected {case.known[missed[0]]}"
     return CaseResult(
         name=case.name,
         heldout=case.heldout,
         path=case.path,
         expected=case.expected,
         actual=actual,
-        correct=actual == case.expected,
+        correct=correct,
         reasons=dict(reasons),
         rejected=by_test,
         detail=detail,
         description=case.description,
     )
+
+
+def _code(test: TestVerdict) -> str:
+    return test.reason.value if test.reason else ""
 
 
 def _deciding(tests: list[TestVerdict]) -> TestVerdict | None:

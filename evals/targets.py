@@ -18,6 +18,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class KnownRejection(BaseModel):
+    """An upstream test the judge rightly turns away, though it ships in a green suite: its
+    verbatim file is scored right when exactly these tests are rejected, for these reasons."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    test: str  # `path::Class::test` (parameters folded)
+    reason: str  # the reason code
+    why: str
+
+
 class TargetSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -27,6 +38,12 @@ class TargetSpec(BaseModel):
     package: str = Field(description="The import name of the project's package.")
     tests_root: str = "tests"
     heldout: tuple[str, ...] = Field(description="Test files removed and proposed back.")
+    # Which held-out files the broken variants are made from (empty: every one). The others are
+    # proposed back only verbatim, all of them in one proposal: positive cases, one per file.
+    broken: tuple[str, ...] = ()
+    # The reason codes of the variants built (empty: one variant per reason).
+    variants: tuple[str, ...] = ()
+    known_rejections: tuple[KnownRejection, ...] = ()
     modules: tuple[str, ...] = Field(description="Dotted modules the held-out files cover.")
     redundant_source: str = Field(
         description="`path::test` of an existing test whose copy is the `redundant` variant."
@@ -40,14 +57,23 @@ class TargetSpec(BaseModel):
     version: str = ""
     sha256: str = ""  # of the sdist archive
     requirements: tuple[str, ...] = ()  # pinned test dependencies, installed next to the project
+    # Where the venv lives: next to the repository, or inside it as `.venv` (git-ignored), the way
+    # most users set a project up.
+    venv_in_repo: bool = False
 
     @property
     def sdist_pin(self) -> str:
         return f"{self.project}=={self.version}"
 
+    def broken_files(self) -> tuple[str, ...]:
+        return self.broken or self.heldout
+
     def digest(self) -> str:
-        """Changes whenever anything that decides the prepared repository or venv changes."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """Changes whenever anything that decides the prepared repository or venv changes.
+
+        Fields left at their defaults are not part of it, so adding a field does not rebuild
+        every target."""
+        text = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -69,7 +95,22 @@ FLASK_SQLALCHEMY = TargetSpec(
     kind="sdist",
     seams="Flask app context + SQLAlchemy session + 404 responses",
     package="flask_sqlalchemy",
-    heldout=("tests/test_view_query.py",),
+    heldout=(
+        "tests/test_view_query.py",
+        # Positive cases only: proposed back verbatim (test_engine and test_model_name, the two
+        # biggest, stay in the suite with test_pagination, whose test the `redundant` case copies).
+        "tests/test_cli.py",
+        "tests/test_extension_object.py",
+        "tests/test_legacy_query.py",
+        "tests/test_metadata.py",
+        "tests/test_model.py",
+        "tests/test_model_bind.py",
+        "tests/test_record_queries.py",
+        "tests/test_session.py",
+        "tests/test_table_bind.py",
+        "tests/test_track_modifications.py",
+    ),
+    broken=("tests/test_view_query.py",),
     modules=("flask_sqlalchemy.extension", "flask_sqlalchemy.pagination"),
     redundant_source="tests/test_pagination.py::test_paginate",
     project="flask-sqlalchemy",
@@ -84,7 +125,13 @@ FLASK_WTF = TargetSpec(
     kind="sdist",
     seams="Flask request + session + CSRF token validation",
     package="flask_wtf",
-    heldout=("tests/test_csrf_form.py",),
+    heldout=(
+        "tests/test_csrf_form.py",
+        "tests/test_file.py",  # positive cases only
+        "tests/test_form.py",
+        "tests/test_recaptcha.py",
+    ),
+    broken=("tests/test_csrf_form.py",),
     modules=("flask_wtf.csrf", "flask_wtf.form"),
     redundant_source="tests/test_csrf_extension.py::test_render_token",
     project="flask-wtf",
@@ -112,8 +159,241 @@ MARSHMALLOW_SQLALCHEMY = TargetSpec(
     ),
 )
 
+# Set up as most users set a project up: `.venv` inside the repository, git-ignored. Every test
+# file but one or two is held out: a positive case each. Variants are made from one file, only
+# for a few reasons each (the unittest-style suites assert with `self.assert*` calls, which the
+# `fails` and `no_assertions` variants do not rewrite).
+FLASK_HTTPAUTH = TargetSpec(
+    name="flask-httpauth",
+    kind="sdist",
+    seams="Flask routes + Basic/Digest/Token auth callbacks + roles (sync and async views)",
+    package="flask_httpauth",
+    heldout=(
+        "tests/test_token.py",
+        "tests/test_basic_custom_realm.py",
+        "tests/test_basic_hashed_password.py",
+        "tests/test_basic_verify_password.py",
+        "tests/test_basic_verify_password_async.py",
+        "tests/test_digest_custom_realm.py",
+        "tests/test_digest_get_password.py",
+        "tests/test_digest_ha1_password.py",
+        "tests/test_digest_no_qop.py",
+        "tests/test_error_responses.py",
+        "tests/test_multi.py",
+        "tests/test_multi_async.py",
+        "tests/test_roles.py",
+        "tests/test_roles_async.py",
+        "tests/test_token_async.py",
+    ),
+    broken=("tests/test_token.py",),
+    variants=("side_effect", "flaky", "redundant"),
+    modules=("flask_httpauth",),
+    redundant_source="tests/test_basic_get_password.py::HTTPAuthTestCase::test_basic_auth_login_valid",
+    project="flask-httpauth",
+    version="4.8.1",
+    sha256="88499b22f1353893743c3cd68f2ca561c4ad9ef75cd6bcc7f621161cd0e80744",
+    requirements=("flask==3.1.3", "werkzeug==3.1.9", "asgiref==3.13.0", "pytest==9.2.0"),
+    venv_in_repo=True,
+)
+
+FLASK_CORS = TargetSpec(
+    name="flask-cors",
+    kind="sdist",
+    seams="Flask app/blueprint/route + CORS decorator and extension + response headers",
+    package="flask_cors",
+    heldout=(
+        "tests/decorator/test_origins.py",
+        "tests/core/test_override_headers.py",
+        "tests/decorator/test_allow_headers.py",
+        "tests/decorator/test_credentials.py",
+        "tests/decorator/test_duplicate_headers.py",
+        "tests/decorator/test_exception_interception.py",
+        "tests/decorator/test_expose_headers.py",
+        "tests/decorator/test_max_age.py",
+        "tests/decorator/test_methods.py",
+        "tests/decorator/test_options.py",
+        "tests/decorator/test_private_network_headers.py",
+        "tests/decorator/test_vary_header.py",
+        "tests/decorator/test_w3.py",
+        "tests/extension/test_app_extension.py",
+        "tests/extension/test_blueprint.py",
+    ),
+    broken=("tests/decorator/test_origins.py",),
+    variants=("side_effect", "flaky", "error"),
+    modules=("flask_cors.core", "flask_cors.decorator", "flask_cors.extension"),
+    known_rejections=(
+        KnownRejection(
+            test="tests/decorator/test_exception_interception.py::"
+            "NoExceptionInterceptionTestCase::test_acl_uncaught_exception_500",
+            reason="no_tests",
+            why="skipped unconditionally upstream (`@unittest.skip`: Flask 1.1 changed the "
+            "behaviour it tested): a test that never runs proves nothing",
+        ),
+    ),
+    redundant_source="tests/core/test_helpers.py::InternalsTestCase::test_try_match_pattern",
+    project="flask-cors",
+    version="6.0.5",
+    sha256="30c5031552cd59f620ac0c8211dac45b345d3b2df310e7721879e4f46ef9c601",
+    requirements=("flask==3.1.3", "werkzeug==3.1.9", "pytest==9.2.0"),
+    venv_in_repo=True,
+)
+
+CLOUP = TargetSpec(
+    name="cloup",
+    kind="sdist",
+    seams="click commands and groups + option groups, constraints, sections + help formatting",
+    package="cloup",
+    heldout=(
+        "tests/test_option_groups.py",
+        "tests/test_aliases.py",
+        "tests/test_commands.py",
+        "tests/test_context.py",
+        "tests/test_formatting.py",
+        "tests/test_sections.py",
+        "tests/test_sep.py",
+        "tests/test_styling.py",
+        "tests/test_types.py",
+        "tests/test_typing.py",
+        "tests/constraints/test_common.py",
+        "tests/constraints/test_conditional_constraints.py",
+        "tests/constraints/test_constraints.py",
+        "tests/constraints/test_support.py",
+    ),
+    broken=("tests/test_option_groups.py",),
+    variants=("fails", "no_assertions", "order_dependent"),
+    known_rejections=(
+        *(
+            KnownRejection(
+                test=test,
+                reason="redundant",
+                why="checks the package's API surface (a signature) without running any of its "
+                "code: the judge keeps only tests that run the modules under test",
+            )
+            for test in (
+                "tests/test_typing.py::test_settings_signature_matches_HelpFormatter",
+                "tests/test_styling.py::"
+                "test_help_theme_copy_with_takes_the_same_parameters_of_constructor",
+            )
+        ),
+        *(
+            KnownRejection(
+                test=test,
+                reason="no_assertions",
+                why="only calls (`Style(...)`, `hash(s)`, `copy.deepcopy(...)`): it fails only "
+                "if they raise, and neither its name nor its docstring says that is the check",
+            )
+            for test in (
+                "tests/test_styling.py::test_unsupported_style_args_are_ignored_in_click_7",
+                "tests/test_styling.py::test_style_is_hashable_after_calling",
+                "tests/constraints/test_constraints.py::"
+                "test_a_constraint_can_be_copied_and_deep_copied",
+            )
+        ),
+    ),
+    # Every module: the held-out files test all of them (a test of none is off-target).
+    modules=(
+        "cloup._commands",
+        "cloup._context",
+        "cloup._option_groups",
+        "cloup._params",
+        "cloup._sections",
+        "cloup._util",
+        "cloup.constraints._conditional",
+        "cloup.constraints._core",
+        "cloup.constraints._support",
+        "cloup.constraints.common",
+        "cloup.constraints.conditions",
+        "cloup.constraints.exceptions",
+        "cloup.formatting._formatter",
+        "cloup.formatting._util",
+        "cloup.formatting.sep",
+        "cloup.styling",
+        "cloup.types",
+        "cloup.warnings",
+    ),
+    redundant_source="tests/test_util.py::test_coalesce",
+    project="cloup",
+    version="4.0.0",
+    sha256="83b0870ee863bcc85129e40e1b208bcfdebe4cd2142e9ce1d0daf7d276cab038",
+    requirements=("click==8.5.1", "typing-extensions==4.16.0", "pytest==9.2.0"),
+    venv_in_repo=True,
+)
+
+DOMINATE = TargetSpec(
+    name="dominate",
+    kind="sdist",
+    seams="HTML/SVG tag tree + context-manager and decorator building + document rendering",
+    package="dominate",
+    heldout=(
+        "tests/test_html.py",
+        "tests/test_document.py",
+        "tests/test_dom1core.py",
+        "tests/test_dom_tag.py",
+        "tests/test_dom_tag_async.py",
+        "tests/test_svg.py",
+    ),
+    broken=("tests/test_html.py",),
+    variants=("flaky", "no_assertions", "redundant"),
+    modules=(
+        "dominate.dom_tag",
+        "dominate.document",
+        "dominate.dom1core",
+        "dominate.svg",
+        "dominate.tags",
+        "dominate.util",
+    ),
+    redundant_source="tests/test_utils.py::test_container",
+    project="dominate",
+    version="2.9.1",
+    sha256="558284687d9b8aae1904e3d6051ad132dd4a8c0cf551b37ea4e7e42a31d19dc4",
+    requirements=("pytest==9.2.0",),
+    venv_in_repo=True,
+)
+
+FLASK_MARSHMALLOW = TargetSpec(
+    name="flask-marshmallow",
+    kind="sdist",
+    seams="Flask app + Flask-SQLAlchemy models + marshmallow schemas, URL and hyperlink fields",
+    package="flask_marshmallow",
+    heldout=("tests/test_sqla.py", "tests/test_core.py", "tests/test_fields.py"),
+    broken=("tests/test_sqla.py",),
+    variants=("order_dependent",),
+    modules=(
+        "flask_marshmallow",
+        "flask_marshmallow.fields",
+        "flask_marshmallow.schema",
+        "flask_marshmallow.sqla",
+        "flask_marshmallow.validate",
+    ),
+    redundant_source="tests/test_validate.py::test_filesize_min",
+    project="flask-marshmallow",
+    version="1.5.0",
+    sha256="7c06b56e41647eccdb3cd57c25b109f19191b4c62509362bd64920cdf601a066",
+    requirements=(
+        "flask==3.1.3",
+        "werkzeug==3.1.9",
+        "marshmallow==4.4.0",
+        "flask-sqlalchemy==3.1.1",
+        "marshmallow-sqlalchemy==1.6.0",
+        "sqlalchemy==2.1.9",
+        "pytest==9.2.0",
+    ),
+    venv_in_repo=True,
+)
+
 TARGETS: dict[str, TargetSpec] = {
-    t.name: t for t in (SHOP, FLASK_SQLALCHEMY, FLASK_WTF, MARSHMALLOW_SQLALCHEMY)
+    t.name: t
+    for t in (
+        SHOP,
+        FLASK_SQLALCHEMY,
+        FLASK_WTF,
+        MARSHMALLOW_SQLALCHEMY,
+        FLASK_HTTPAUTH,
+        FLASK_CORS,
+        CLOUP,
+        DOMINATE,
+        FLASK_MARSHMALLOW,
+    )
 }
 
 

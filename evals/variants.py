@@ -66,13 +66,21 @@ class Variant:
 # ---------------------------------------------------------------- reading a test file
 
 
+def is_test_class(node: ast.stmt) -> bool:
+    """A class pytest collects: `Test*`, or a unittest case (a base named `...TestCase`)."""
+    if not isinstance(node, ast.ClassDef):
+        return False
+    bases = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases]
+    return node.name.startswith("Test") or any(b.endswith("TestCase") for b in bases)
+
+
 def test_functions(tree: ast.Module) -> list[TestFunction]:
     """Tests pytest collects by default, in file order."""
     found: list[TestFunction] = []
     for node in tree.body:
         if isinstance(node, FunctionNode) and node.name.startswith("test"):
             found.append(TestFunction(node.name, node, None))
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and is_test_class(node):
             for item in node.body:
                 if isinstance(item, FunctionNode) and item.name.startswith("test"):
                     found.append(TestFunction(f"{node.name}::{item.name}", item, node))
@@ -157,7 +165,7 @@ def reduce_to(content: str, keep: set[str]) -> str:
         if isinstance(node, FunctionNode) and node.name.startswith("test"):
             if node.name not in keep:
                 editor.replace(_start(node) - 1, node.end_lineno or node.lineno, [])
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and is_test_class(node):
             methods = [
                 m for m in node.body if isinstance(m, FunctionNode) and m.name.startswith("test")
             ]

@@ -170,3 +170,37 @@ def test_assertion_only_excludes_raises_and_helpers() -> None:
 def test_variant_path_sits_next_to_the_held_out_file() -> None:
     assert v.heldout_variant_path("tests/test_api.py", "fails") == "tests/test_api_fails.py"
     assert v.qualname_of("tests/a.py::TestX::test_y[1-2]") == "TestX::test_y"
+
+
+UNITTEST = """\
+import unittest
+
+
+class AuthTestCase(unittest.TestCase):
+    def setUp(self):
+        self.token = "t"
+
+    def test_valid(self):
+        self.assertEqual(self.token, "t")
+
+    def test_invalid(self):
+        self.assertNotEqual(self.token, "x")
+
+
+class AuthTestCaseOldStyle(AuthTestCase):
+    def setUp(self):
+        self.token = "t"
+
+
+class Helper:
+    def test_not_collected(self):
+        pass
+"""
+
+
+def test_unittest_cases_are_test_classes_and_a_subclass_without_own_tests_is_dropped() -> None:
+    assert names(UNITTEST) == ["AuthTestCase::test_valid", "AuthTestCase::test_invalid"]
+    reduced = v.reduce_to(UNITTEST, {"AuthTestCase::test_invalid"})
+    assert names(reduced) == ["AuthTestCase::test_invalid"]
+    assert "def setUp(self):" in reduced and "class AuthTestCaseOldStyle" not in reduced
+    assert "class Helper" in reduced  # not a test class: module code stays
