@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -66,28 +65,22 @@ def uninstall(ctx: typer.Context) -> None:
     console.print(styled(done))
 
 
-def run(
-    ctx: typer.Context,
-    hook: str = typer.Argument(..., help="The git hook being run: pre-push."),
-    remote: str | None = typer.Argument(None, help="The remote's name (from git)."),
-    url: str | None = typer.Argument(None, help="The remote's URL (from git)."),
-    mode: str | None = typer.Option(
-        None, "--mode", callback=_mode, help="Override [tool.itarch.hook] mode."
-    ),
-) -> None:
-    """What git runs: reads the pushed refs on stdin; messages go to stderr."""
-    if hook != "pre-push":
-        with user_errors():
-            raise CliError(f"unknown hook {hook!r}: only pre-push is supported")
+def run(ctx: typer.Context) -> None:
+    """What git runs: `hook run pre-push [--mode check|generate|block] [REMOTE URL]`.
+
+    Reads the pushed refs on stdin; messages go to stderr. --mode overrides [tool.itarch.hook]
+    mode. The hook parses these arguments itself, as when git starts it.
+    """
     g = globals_of(ctx)
     if g.python:
         # The hook reads its settings itself; ITARCH_PYTHON is the flag in that layer.
         os.environ["ITARCH_PYTHON"] = g.python
-    stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-    code = pre_push.run_hook(Path(g.repo), remote, url, stdin, mode=mode)
-    raise typer.Exit(code)
+    raise typer.Exit(pre_push.main(ctx.args, start=Path(g.repo)))
 
 
 hook_app.command("install")(with_globals(install))
 hook_app.command("uninstall")(with_globals(uninstall))
-hook_app.command("run")(with_globals(run, repo=False))  # the hook finds the repository itself
+# The hook finds the repository itself, and reads its own arguments (`agent.hook.run.main`).
+hook_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)(with_globals(run, repo=False))

@@ -177,8 +177,10 @@ def _say(out: TextIO, line: str) -> None:
     out.flush()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m agent.cli hook run pre-push [--mode M] [REMOTE URL]`, without loading the CLI."""
+def main(argv: Sequence[str] | None = None, *, start: Path | None = None) -> int:
+    """`itarch hook run pre-push [--mode M] [REMOTE URL]`, without loading the CLI: the one parser
+    of those arguments (`itarch hook run` hands its arguments here too). `start` is where the
+    repository is looked for (default: the current directory)."""
     import structlog
 
     if not structlog.is_configured():
@@ -196,4 +198,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argparse has printed the usage; a wrong call must not stop the push (--help is 0).
         return 0 if exc.code in (0, None) else _usage_error(argv)
     stdin = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
-    return run_hook(Path.cwd(), args.remote, args.url, stdin, mode=args.mode)
+    return run_hook(start or Path.cwd(), args.remote, args.url, stdin, mode=args.mode)
