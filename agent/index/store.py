@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.index.hashes import Hasher
 from agent.log import get_logger
@@ -25,18 +26,19 @@ log = get_logger(__name__)
 
 INDEX_FILE = Path(".itarch") / "index.db"
 # Bumped whenever what is recorded changes meaning: older entries are then ignored.
-SCHEMA = 1
+SCHEMA = 2
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS test_files (
     path TEXT PRIMARY KEY, environment TEXT NOT NULL, collects INTEGER NOT NULL,
-    changed_paths TEXT NOT NULL, leftover_processes INTEGER NOT NULL, recorded REAL NOT NULL);
+    changed_paths TEXT NOT NULL, leftover_processes INTEGER NOT NULL, recorded REAL NOT NULL,
+    collect_error TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deps (
     test_file TEXT NOT NULL, path TEXT NOT NULL, sha TEXT NOT NULL,
     PRIMARY KEY (test_file, path));
 CREATE TABLE IF NOT EXISTS tests (
     nodeid TEXT PRIMARY KEY, test_file TEXT NOT NULL, passed INTEGER NOT NULL,
-    duration REAL NOT NULL);
+    duration REAL NOT NULL, records TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS executed (
     nodeid TEXT NOT NULL, test_file TEXT NOT NULL, path TEXT NOT NULL, lines TEXT NOT NULL,
     functions TEXT NOT NULL, PRIMARY KEY (nodeid, path));
@@ -54,6 +56,7 @@ class TestRecord:
     duration: float
     lines: dict[str, set[int]] = field(default_factory=dict)  # path -> executed lines
     functions: dict[str, set[str]] = field(default_factory=dict)  # path -> qualnames run
+    records: list[dict[str, Any]] = field(default_factory=list)  # its first run's reports
 
 
 @dataclass
@@ -66,6 +69,7 @@ class FileRecord:
     tests: list[TestRecord] = field(default_factory=list)
     changed_paths: list[str] = field(default_factory=list)
     leftover_processes: int = 0
+    collect_error: dict[str, Any] | None = None
 
 
 class ImpactIndex:
@@ -80,7 +84,7 @@ class ImpactIndex:
         with self._write() as db:
             self._forget(db, entry.path)
             db.execute(
-                "INSERT INTO test_files VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO test_files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.path,
                     environment,
@@ -88,6 +92,7 @@ class ImpactIndex:
                     json.dumps(sorted(entry.changed_paths)),
                     entry.leftover_processes,
                     time.time(),
+                    json.dumps(entry.collect_error) if entry.collect_error else "",
                 ),
             )
             db.executemany(
@@ -95,8 +100,11 @@ class ImpactIndex:
                 [(entry.path, path, sha) for path, sha in sorted(entry.deps.items())],
             )
             db.executemany(
-                "INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?)",
-                [(t.nodeid, entry.path, int(t.passed), t.duration) for t in entry.tests],
+                "INSERT OR REPLACE INTO tests VALUES (?, ?, ?, ?, ?)",
+                [
+                    (t.nodeid, entry.path, int(t.passed), t.duration, json.dumps(t.records))
+                    for t in entry.tests
+                ],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO executed VALUES (?, ?, ?, ?, ?)",
@@ -150,15 +158,18 @@ class ImpactIndex:
         if not self.valid(test_file, environment):
             return None
         row = self._one(
-            "SELECT collects, changed_paths, leftover_processes FROM test_files WHERE path = ?",
+            "SELECT collects, changed_paths, leftover_processes, collect_error FROM test_files "
+            "WHERE path = ?",
             (test_file,),
         )
         if row is None:
             return None
         tests = {
-            nodeid: TestRecord(nodeid, bool(passed), duration)
-            for nodeid, passed, duration in self._all(
-                "SELECT nodeid, passed, duration FROM tests WHERE test_file = ?", (test_file,)
+            nodeid: TestRecord(nodeid, bool(passed), duration, records=json.loads(records))
+            for nodeid, passed, duration, records in self._all(
+                "SELECT nodeid, passed, duration, records FROM tests WHERE test_file = ? "
+                "ORDER BY rowid",
+                (test_file,),
             )
         }
         for nodeid, path, lines, functions in self._all(
@@ -175,6 +186,7 @@ class ImpactIndex:
             tests=list(tests.values()),
             changed_paths=json.loads(row[1]),
             leftover_processes=row[2],
+            collect_error=json.loads(row[3]) if row[3] else None,
         )
 
     def test_files(self) -> list[str]:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from agent.context.files import discover_python_files
 from agent.index import ImpactIndex
 from agent.quality.baseline import Baseline
+from agent.quality.existing_runs import ExistingRuns
 from agent.quality.sandbox_port import SandboxPort
 
 CHUNK = 12  # test files per pytest start: progress stays visible, starts stay few
@@ -43,7 +44,8 @@ def build_index(
     started = time.monotonic()
     sources, tests = discover_python_files(sandbox.workspace)
     files = [t for t in tests if is_test_module(t)]
-    baseline = Baseline(sandbox, [], index=index, sources=sources)
+    runs = ExistingRuns(sandbox, index, sources)
+    baseline = Baseline(sandbox, [], runs=runs)
     results = {}
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
@@ -52,8 +54,8 @@ def build_index(
     return IndexSummary(
         path=path,
         test_files=len(files),
-        ran=len(files) - baseline.reused,
-        reused=baseline.reused,
+        ran=len(files) - runs.reused,
+        reused=runs.reused,
         tests=sum(len(b.durations) for b in results.values()),
         passed=sum(len(b.passed) for b in results.values()),
         not_collected=sorted(p for p, b in results.items() if not b.collects),

@@ -43,6 +43,7 @@ from agent.quality.evidence import (
     measure_coverage,
     run_mutation,
 )
+from agent.quality.existing_runs import ExistingRuns
 from agent.quality.facts import file_facts
 from agent.quality.leaks import check_pollution, check_side_effects
 from agent.quality.marks import bug_marked, normalise_name
@@ -92,7 +93,8 @@ class Judge:
         self.scope = scope_of(context, self.workspace, self.tests_root)
         index = open_index(self.repo, self.workspace) if settings.index else None
         sources = discover_python_files(self.workspace)[0] if index is not None else None
-        self.baseline = Baseline(sandbox, self.scope.trace, index=index, sources=sources)
+        runs = ExistingRuns(sandbox, index, sources)
+        self.baseline = Baseline(sandbox, self.scope.trace, runs=runs)
         self.open = OpenWork(self.scope)  # what the tests kept so far leave untested
 
     # ------------------------------------------------------------------ public

@@ -14,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.config import Settings
+from agent.context.files import discover_python_files
+from agent.index import open_index
 from agent.log import get_logger
+from agent.quality.existing_runs import ExistingRuns
 from agent.quality.mutation import MAX_MUTANTS
 from agent.quality.oracle import conftest_fixture_oracles, oracle_map, shapes_by_test
 from agent.quality.related import imports_of, module_files
@@ -61,9 +64,16 @@ def review(
         python = find_python(repo, settings.python)
         with Sandbox(repo, python, settings.sandbox) as sandbox:
             result.isolation = sandbox.level
+            index = open_index(repo, sandbox.workspace) if settings.index else None
+            existing = ExistingRuns(sandbox, index, discover_python_files(sandbox.workspace)[0])
             say(f"running {len(scope.test_files)} test file(s) with line tracing")
             trace = scope.trace
-            seen = runs.first_run(sandbox, scope.test_files, trace)
+            seen = runs.first_run(existing, scope.test_files, trace)
+            if existing.reused:
+                say(
+                    f"{existing.reused} test file(s) unchanged since their last run: read from "
+                    "the test-impact index, not run again"
+                )
             if not seen.order:  # nothing ran: say why when it is the environment's fault
                 ensure_suite_collects(sandbox, settings.tests_root or "tests")
             say(f"{len(seen.order)} test(s) ran; {len(seen.passed)} passed")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agent.log import get_logger
 from agent.quality.classify import one_line, worst
+from agent.quality.existing_runs import ExistingRuns
 from agent.quality.leaks import AppWrites
 from agent.quality.mutation import MutationResult, make_mutants, run_mutants
 from agent.quality.rerun_order import presorted
@@ -44,9 +45,10 @@ class Observed:
         return [n for n in self.order if self.first[n].outcome in ("passed", "xpassed")]
 
 
-def first_run(sandbox: SandboxPort, files: list[str], trace: list[str]) -> Observed:
-    """Every selected test once, in file order, in a fresh process, with its lines traced."""
-    result = sandbox.run({}, select=files, trace=trace or None)
+def first_run(existing: ExistingRuns, files: list[str], trace: list[str]) -> Observed:
+    """Every selected test once, in file order, with its lines traced: in a fresh process, or
+    as the test-impact index recorded it when nothing it depends on changed since."""
+    result = existing.run(files, trace)
     seen = Observed(first_run=result)
     for nodeid, records in result.by_nodeid().items():
         first = [r for r in records if r.run == 0] or records

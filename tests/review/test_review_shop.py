@@ -77,7 +77,12 @@ def by_module(review: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def reviewed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def reviewed(review_run: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    return review_run[1]
+
+
+@pytest.fixture(scope="module")
+def review_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The shop without its payment and order-placement tests, with weak tests planted."""
     repo = build_shop_repo(tmp_path_factory.mktemp("reviewed") / "shop").path
     git(repo, "rm", "-q", "tests/test_payments.py", "tests/integration/test_order_placement.py")
@@ -90,7 +95,22 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     assert "running" in done.stderr  # progress goes to stderr
     assert not (repo / "note.txt").exists()  # the tests ran on a copy
-    return dict(json.loads(done.stdout))
+    return repo, dict(json.loads(done.stdout))
+
+
+def test_a_second_review_reads_the_unchanged_tests_back_with_the_same_findings(
+    review_run: tuple[Path, dict[str, Any]],
+) -> None:
+    repo, first = review_run
+    again = itarch("review", "--json", cwd=repo, env={"ITARCH_RERUNS": "3"})
+    assert again.returncode == 0, again.stderr
+    assert "unchanged since their last run: read from the test-impact index" in again.stderr
+    second = json.loads(again.stdout)
+    for before, after in zip(first["modules"], second["modules"], strict=True):
+        assert after["untested_seams"] == before["untested_seams"]
+        assert after["seams"] == before["seams"]
+        weak = {(w["nodeid"], w["reason"]) for w in after["weak_tests"]}
+        assert weak == {(w["nodeid"], w["reason"]) for w in before["weak_tests"]}
 
 
 def test_seams_only_the_removed_tests_covered_are_untested_and_no_others(
