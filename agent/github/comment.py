@@ -166,6 +166,14 @@ def _header(report: Report, links: CommentLinks) -> list[str]:
             "> [!WARNING]",
             "> The sandbox ran at process level: tests were NOT isolated.",
         ]
+    if report.reused_from:
+        lines += [
+            "",
+            f"Reused the tests of run {code(report.reused_from)}: the change, its context and "
+            "the settings are the same as then, so nothing was paid again.",
+        ]
+    if report.stopped_by == "trivial_change":
+        return [*lines, "", report.message.capitalize() + ": no model run."]
     return [*lines, "", *_summary(report)]
 
 
@@ -271,7 +279,7 @@ def render_comment(report: Report, links: CommentLinks, *, limit: int = MAX_COMM
         ]
         sections.append(("### Evidence per test", [(_evidence_block(report), None)]))
         sections.append(("### Accepted tests", blocks))
-    else:
+    elif report.stopped_by != "trivial_change":  # the header already says why
         sections.append(("", [(f"No test was accepted. {report.message}".strip(), None)]))
     if report.rejected:
         sections.append(("", [(_rejected_block(report), None)]))

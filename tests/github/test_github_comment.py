@@ -356,3 +356,20 @@ def test_with_nothing_accepted_there_is_nothing_to_apply() -> None:
     assert rows["Stopped by"] == "dollars"
     assert f"No test was accepted. {report.message}" in comment
     assert "How to apply" not in comment
+
+
+def test_a_reused_run_and_a_trivial_change_say_so() -> None:
+    reused = make_report(reused_from="20240101-old", cost_usd=Decimal(0), usage=Usage())
+    comment = render_comment(reused, LINKS)
+    assert "Reused the tests of run `20240101-old`" in comment and "nothing was paid" in comment
+    assert "How to apply" in comment  # the reused tests are suggested as before
+
+    trivial = make_report(
+        stopped_by="trivial_change",
+        message="nothing to test: the change is only documentation",
+        iterations=0,
+    )
+    trivial.accepted, trivial.verdicts = [], []
+    comment = render_comment(trivial, LINKS)
+    assert "Nothing to test: the change is only documentation: no model run." in comment
+    assert "No test was accepted" not in comment and "How to apply" not in comment
