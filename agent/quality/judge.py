@@ -104,6 +104,11 @@ class Judge:
         return bug_marked(file)
 
     def check(self, files: list[ProposedFile]) -> CheckResult:
+        """A verdict per test of `files`. Each path comes once: a path proposed twice is refused,
+        with the reason, where proposals enter (`tools.proposal_files`), and check's arguments are
+        resolved to distinct files."""
+        if len({f.path for f in files}) != len(files):
+            raise ValueError("Judge.check takes each path once")
         clock = _Clock()
         with clock("static"):
             works = self._static(files)
@@ -150,7 +155,6 @@ class Judge:
 
     def _static(self, files: list[ProposedFile]) -> list[FileWork]:
         works: list[FileWork] = []
-        seen: set[str] = set()
         for file in files:
             content = self.prepared(file)
             fixtures = conftest_fixture_oracles(self.workspace, file.path)
@@ -168,9 +172,6 @@ class Judge:
             problem = path_problem(
                 file.path, self.repo, self.tests_root, existing_ok=self.existing_ok
             )
-            if problem is None and file.path in seen:
-                problem = f"{file.path!r} is proposed twice in one proposal"
-            seen.add(file.path)
             if problem:
                 work.failure = Failure(Reason.PATH, problem, problem)
             elif facts.syntax_error:

@@ -444,3 +444,10 @@ def test_stores():
     found = verdicts(result, "tests/test_backwards.py")
     assert found["test_reads_what_a_later_test_stores"].reason == Reason.ORDER_DEPENDENT
     assert "passes in another order" in found["test_reads_what_a_later_test_stores"].detail
+
+
+def test_the_judge_takes_each_path_once(judges: Callable[..., Judge]) -> None:
+    # A path proposed twice is refused where proposals enter (the propose tool), with the reason.
+    file = proposed("tests/test_x.py", BUG_BY_PROPOSAL)
+    with pytest.raises(ValueError, match="each path once"):
+        judges().check([file, file])
