@@ -98,8 +98,18 @@ NEVER_PASSED: dict[str, str] = {
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+# The choices of choice settings: a value outside them is refused when the settings load.
+Isolation = Literal["auto", "container", "bwrap", "unshare", "process"]
+HookMode = Literal["check", "generate", "block"]  # agent.hook.installer.MODES, kept equal
+
+
+def _choice(value: Any) -> Any:
+    """Choices are read as written, give or take case and surrounding blanks."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 class SandboxSettings(BaseModel):
-    isolation: str = Field(default="auto", description="auto|bwrap|unshare|process")
+    isolation: Isolation = Field(default="auto", description="auto|bwrap|unshare|process")
     test_timeout: float = Field(default=60.0, gt=0, description="per test, seconds")
     run_timeout: float = Field(default=600.0, gt=0, description="per pytest run, seconds")
     memory_mb: int = Field(default=4096, ge=128)
@@ -111,6 +121,8 @@ class SandboxSettings(BaseModel):
     pass_env: list[str] = Field(
         default_factory=list, description="environment variables passed to the tests"
     )
+
+    _isolation = field_validator("isolation", mode="before")(_choice)
 
     @field_validator("pass_env")
     @classmethod
@@ -124,11 +136,13 @@ class SandboxSettings(BaseModel):
 
 
 class HookSettings(BaseModel):
-    mode: str = "check"
+    mode: HookMode = "check"
     wall_seconds: float = 300.0
     dollars: Decimal = Decimal("0.50")
     # Globs or folders the pre-push hook watches (e.g. ["src/"]); empty = every Python file.
     paths: list[str] = Field(default_factory=list)
+
+    _mode = field_validator("mode", mode="before")(_choice)
 
 
 class Settings(BaseSettings):
@@ -144,7 +158,7 @@ class Settings(BaseSettings):
     tests_root: str | None = None
     max_tokens: int = 16_000
     context_tokens: int = 60_000
-    reruns: int = 5
+    reruns: int = Field(default=5, ge=0)
     mutation: bool = True
     # `.itarch/index.db`: existing tests' runs are recorded and reused while their files are
     # unchanged (agent/index).

@@ -41,3 +41,59 @@ def test_bad_config_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.itarch\n")
     with pytest.raises(ConfigError):
         load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "expected"),
+    [
+        ("sandbox", 'isolation = "chroot"', "bad setting 'sandbox.isolation': Input should be"),
+        ("hook", 'mode = "loud"', "bad setting 'hook.mode': Input should be 'check', 'generate'"),
+    ],
+)
+def test_a_choice_outside_its_choices_is_refused_at_load(
+    tmp_path: Path, table: str, line: str, expected: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.itarch.{table}]\n{line}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_settings(tmp_path)
+    assert "\n" not in str(caught.value)
+
+
+def test_choices_are_read_whatever_their_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ITARCH_SANDBOX__ISOLATION", " Process ")
+    monkeypatch.setenv("ITARCH_HOOK__MODE", "BLOCK")
+    settings = load_settings(tmp_path)
+    assert (settings.sandbox.isolation, settings.hook.mode) == ("process", "block")
+
+
+def test_the_hook_knows_the_same_modes_as_the_settings() -> None:
+    from typing import get_args
+
+    from agent.config import HookMode
+    from agent.hook import MODES
+
+    assert tuple(MODES) == get_args(HookMode)
+
+
+@pytest.mark.parametrize(
+    ("command", "setting"),
+    [
+        (["pr", "--max-dollars", "-1"], "budget.dollars"),
+        (["generate", "--base", "HEAD", "--max-dollars", "-1"], "budget.dollars"),
+    ],
+)
+def test_command_line_values_are_validated_like_settings(
+    tmp_path: Path, command: list[str], setting: str
+) -> None:
+    import subprocess
+
+    from typer.testing import CliRunner
+
+    from agent.cli.main import app
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    result = CliRunner().invoke(app, ["--repo", str(tmp_path), *command])
+    assert result.exit_code == 2
+    assert f"bad setting {setting!r}" in " ".join(result.output.split())

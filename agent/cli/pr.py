@@ -23,6 +23,7 @@ from agent.cli.common import (
     user_errors,
     with_globals,
 )
+from agent.config import with_budget
 from agent.github.api import ActionsEnv
 from agent.github.run import annotate, has_key, run_pull_request
 from agent.report import styled, summary_line
@@ -81,7 +82,7 @@ def pr(
     with user_errors():
         settings = settings_for(g, model=model)
         if max_dollars is not None:
-            settings.budget = settings.budget.model_copy(update={"dollars": max_dollars})
+            settings.budget = with_budget(settings.budget, {"dollars": max_dollars})
         if not has_key(settings):
             annotate(
                 "notice",

@@ -61,9 +61,7 @@ def review(
         err_console.print(styled(f"review [{time.monotonic() - started:5.1f}s] {text}"))
 
     with user_errors():
-        settings = settings_for(g, model=model)
-        if reruns is not None:
-            settings.reruns = reruns
+        settings = settings_for(g, model=model, reruns=reruns)
         requested = [*module, *(str(_in_repo(p, g.repo, g.repo_given)) for p in paths or [])]
         llm = None
         if generate:  # a missing key is said before the review runs, not after

@@ -99,15 +99,12 @@ def run_hook(
 
 
 def _settings(repo: Path, mode_flag: str | None, out: TextIO) -> tuple[Settings, str]:
-    """The settings and the mode: the script's --mode flag, else [tool.itarch.hook] mode."""
+    """The settings and the mode: the script's --mode flag, else [tool.itarch.hook] mode (a mode
+    outside the choices is refused when the settings load)."""
     from agent.config import load_settings  # pydantic-settings: only once there is work to do
 
     settings = load_settings(repo)
-    mode = mode_flag or settings.hook.mode
-    if mode not in MODES:
-        _say(out, f"unknown [tool.itarch.hook] mode {mode!r} (use {'/'.join(MODES)}); using check")
-        mode = "check"
-    return settings, mode
+    return settings, mode_flag or settings.hook.mode
 
 
 def _check_push(

@@ -361,3 +361,17 @@ def test_pre_commit_framework_variables_stand_in_for_stdin(repo: Repo) -> None:
     assert done.returncode == 1, done.stderr
     assert f"refs/heads/main ({main[:12]}..{head[:12]}, update)" in done.stderr
     assert "app.notify" in done.stderr
+
+
+def test_a_hook_mode_outside_the_choices_is_said_in_one_line_and_the_push_goes_on(
+    repo: Repo,
+) -> None:
+    repo.commit({"pyproject.toml": '[tool.itarch.hook]\nmode = "loud"\n'}, "bad hook mode")
+    _installed(repo)
+    repo.change_notify()
+
+    done = repo.push("origin", "main")
+
+    assert done.returncode == 0, done.stderr
+    assert "bad setting 'hook.mode': Input should be 'check', 'generate' or 'block'" in done.stderr
+    assert "push continues" in done.stderr and "Traceback" not in done.stderr
