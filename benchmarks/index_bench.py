@@ -54,6 +54,15 @@ def median(command: list[str], cwd: Path, runs: int, **kw: Any) -> float:
     return statistics.median(timed(command, cwd, **kw) for _ in range(runs))
 
 
+def relocate_editable(repo: Path, original: Path) -> None:
+    """The copy's venv imports the copy: editable installs name the original's absolute path."""
+    for site in repo.glob(".venv/lib/python*/site-packages"):
+        for path in [*site.glob("*.pth"), *site.glob("__editable__*.py")]:
+            text = path.read_text(encoding="utf-8")
+            if str(original) in text:
+                path.write_text(text.replace(str(original), str(repo)), encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", default="python-dateutil", choices=sorted(TARGETS))
@@ -67,6 +76,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="itarch-index-bench-") as scratch:
         repo = Path(scratch) / args.project
         shutil.copytree(prepared.repo, repo, symlinks=True)
+        relocate_editable(repo, prepared.repo)
         python = str(repo / prepared.python.relative_to(prepared.repo))
         itarch = [*ITARCH, "--repo", str(repo), "--python", python]
         pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

@@ -246,7 +246,7 @@ def open_index(
         return None
     try:
         if read_only:
-            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5)
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
                 db.close()
                 return None
