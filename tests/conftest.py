@@ -1,8 +1,15 @@
-"""Shared fixtures: the example shop as a real git repository, and snapshots of a tree."""
+"""Shared fixtures: the example shop as a real git repository, and snapshots of a tree.
+
+No test reaches a real model API by accident: model requests are blocked for the whole session
+(and for every itarch process a test starts, which inherits the environment). A client for a
+remote API fails loudly when it is built; fakes served on 127.0.0.1 are still reached. A test
+that means to call the real API sets ITARCH_ALLOW_MODEL_REQUESTS=1 itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -12,6 +19,7 @@ from agent.demo.shop import ShopRepo, build_shop_repo
 from agent.log import configure
 
 configure(0)  # warnings and errors only, on stderr, as the CLI does
+os.environ["ITARCH_ALLOW_MODEL_REQUESTS"] = "0"
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import ipaddress
 import math
+import os
 import random
 import re
 import time
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from decimal import Decimal
 from typing import Any, get_args
+from urllib.parse import urlsplit
 
 import anthropic
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
@@ -53,6 +56,35 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
+# Set to 0 (the test suite does, as pydantic-ai's ALLOW_MODEL_REQUESTS) and a client for a remote
+# API is refused when it is built; a fake server on the loopback interface is still allowed.
+ALLOW_REQUESTS_ENV = "ITARCH_ALLOW_MODEL_REQUESTS"
+
+
+class ModelRequestsBlocked(RuntimeError):
+    """A client for a remote model API was built while model requests are blocked."""
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _refuse_blocked(url: str) -> None:
+    allowed = os.environ.get(ALLOW_REQUESTS_ENV, "1").strip().lower() not in ("0", "false", "no")
+    if not allowed and not is_loopback(url):
+        raise ModelRequestsBlocked(
+            f"model requests to {url} are blocked ({ALLOW_REQUESTS_ENV}=0): "
+            "use a scripted model or a fake server on 127.0.0.1"
+        )
+
+
 class AnthropicModel:
     """`Model` backed by the Anthropic Messages API."""
 
@@ -79,6 +111,7 @@ class AnthropicModel:
             max_retries=0,
             timeout=anthropic.Timeout(timeout, connect=min(timeout, 10.0)),
         )
+        _refuse_blocked(str(self._client.base_url))  # where the SDK will send its requests
 
     def complete(
         self,

@@ -12,7 +12,7 @@ PYTHON = sys.executable
 # Variables that would point git or itarch elsewhere than the test's own directories.
 _LEAKY = ("GIT_", "ITARCH_", "ANTHROPIC_")
 # Judging stays real but quick: one flakiness rerun, no mutants.
-FAST = {"ITARCH_RERUNS": "1", "ITARCH_MUTATION": "false"}
+FAST = {"ITARCH_RERUNS": "1", "ITARCH_MUTATION": "false", "ITARCH_ALLOW_MODEL_REQUESTS": "0"}
 
 PYPROJECT = (
     '[project]\nname = "calc"\nversion = "0.1.0"\n\n[tool.pytest.ini_options]\npythonpath = ["."]\n'

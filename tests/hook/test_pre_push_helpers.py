@@ -83,6 +83,7 @@ def isolated_env(home: Path, **extra: str) -> dict[str, str]:
         GIT_COMMITTER_NAME="Dev",
         GIT_COMMITTER_EMAIL="dev@example.com",
         GIT_TERMINAL_PROMPT="0",
+        ITARCH_ALLOW_MODEL_REQUESTS="0",  # the hook's generate mode talks to fakes only
     )
     env.update(extra)
     return env

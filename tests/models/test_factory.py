@@ -64,6 +64,7 @@ def test_created_model_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_model_defaults_to_the_sdk_sonnet(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ITARCH_MODEL", raising=False)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-x")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")  # never reached: no request
 
     model = create_model(Settings())
 
