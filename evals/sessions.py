@@ -36,6 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 import agent
+from agent.context.budget import estimate_tokens
 from agent.log import get_logger
 from evals.compat import _json_document, _run, _tail, itarch_command
 from evals.compat_prepare import NOT_THE_USERS
@@ -167,6 +168,7 @@ class Seen(BaseModel):
     messages: int
     results: list[ToolResultShape] = Field(default_factory=list)
     answered: bool = True  # False: beyond the recording, answered with an error
+    context_tokens: int | None = None  # the first request's context block, estimated
     verdicts: dict[str, str] = Field(default_factory=dict)  # tool_use_id -> a proposal's verdict
     divergence: list[str] = Field(default_factory=list)
 
@@ -213,6 +215,8 @@ class ReplayServer:
     def observe(self, number: int, body: dict[str, Any]) -> Seen:
         messages = body.get("messages") or []
         seen = Seen(number=number, messages=len(messages), results=self.results_of(messages))
+        if number == 1 and messages:
+            seen.context_tokens = estimate_tokens(_text_of(messages[0].get("content")))
         seen.verdicts = {
             r.tool_use_id: _text_of(b.get("content"))[:VERDICT_CHARS]
             for r, b in zip(seen.results, _tool_results(messages), strict=True)
@@ -349,6 +353,7 @@ class SessionResult(BaseModel):
     git_changes: list[str] = Field(default_factory=list)  # anything else the run changed
     requests: int = 0
     recorded_requests: int = 0
+    context_tokens: int | None = None  # what the first request told the model, estimated
     divergence: list[str] = Field(default_factory=list)
     seen: list[Seen] = Field(default_factory=list)  # every request, as the replay server saw it
     traceback: bool = False
@@ -471,6 +476,7 @@ def replay(
         )
     result.exit_code, result.seconds, result.timed_out = code, seconds, timed_out
     result.requests, result.seen = len(server.seen), server.seen
+    result.context_tokens = server.seen[0].context_tokens if server.seen else None
     result.divergence = [d for s in server.seen for d in s.divergence]
     if result.requests < len(session.responses):
         result.divergence.append(

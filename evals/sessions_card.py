@@ -49,6 +49,12 @@ def _rows(s: SessionResult) -> list[str]:
 
 def _details(s: SessionResult) -> list[str]:
     lines = [f"## {s.name}", "", f"Target: {s.pins}. `{' '.join(s.command)}`.", ""]
+    if s.context_tokens is not None:
+        lines += [
+            f"Context sent with the first request: about {s.context_tokens:,} tokens "
+            "(the context and the task, estimated as itarch's budget does).",
+            "",
+        ]
     if s.source:
         lines += [f"Responses: {s.source}", ""]
     if s.message:
