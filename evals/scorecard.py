@@ -93,7 +93,7 @@ def _offline(targets: list[OfflineTarget]) -> list[str]:
             "| target | case | expected | actual | rejected tests | the judge said |",
             "|---|---|---|---|---|---|",
             *(
-                f"| {name} | {c.name}: {c.description} | {c.expected} | {c.actual} | "
+                f"| {name} | {c.name} `{c.path}`: {c.description} | {c.expected} | {c.actual} | "
                 f"{_cell(', '.join(f'{t} ({r})' for t, r in c.rejected.items()))} | "
                 f"{_cell(c.detail)} |"
                 for name, c in wrong
