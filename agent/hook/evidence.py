@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.journal import RUNS_DIR
 from agent.schema import Seam
 
-RUNS = Path(".itarch") / "runs"
 # Newest runs read; older ones rarely add tests the newer ones do not already list.
 MAX_RUNS = 20
 # The report is the journal's last event; a tail this long holds it even with large test files.
@@ -39,7 +39,7 @@ class Evidence:
 def load_evidence(repo: Path, existing_tests: set[str]) -> Evidence:
     """Evidence from accepted tests of recent runs whose files exist among `existing_tests`."""
     evidence = Evidence()
-    root = repo / RUNS
+    root = repo / RUNS_DIR
     if not root.is_dir():
         return evidence
     journals = sorted(root.glob("*/events.jsonl"))[-MAX_RUNS:]
