@@ -3,6 +3,6 @@
 from agent.context.builder import build_context, render_context
 from agent.context.diff import changes
 from agent.context.errors import ContextError
-from agent.context.tools import RepoTools, tool_specs
+from agent.context.repo_tools import RepoTools, tool_specs
 
 __all__ = ["ContextError", "RepoTools", "build_context", "changes", "render_context", "tool_specs"]

@@ -8,7 +8,7 @@ import git
 import pytest
 
 from agent.context import RepoTools, tool_specs
-from agent.context.tools import MAX_HITS, MAX_LINES
+from agent.context.repo_tools import MAX_HITS, MAX_LINES
 from tests.context.helpers import write_files
 
 
