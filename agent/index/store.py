@@ -189,6 +189,9 @@ class ImpactIndex:
             collect_error=json.loads(row[3]) if row[3] else None,
         )
 
+    def has_entries(self) -> bool:
+        return self._one("SELECT 1 FROM test_files LIMIT 1", ()) is not None
+
     def test_files(self) -> list[str]:
         return [row[0] for row in self._all("SELECT path FROM test_files ORDER BY path", ())]
 

@@ -24,12 +24,21 @@ _PASSED = ("passed", "xpassed")
 
 class ExistingRuns:
     def __init__(
-        self, sandbox: SandboxPort, index: ImpactIndex | None, sources: list[str] | None = None
+        self,
+        sandbox: SandboxPort,
+        index: ImpactIndex | None,
+        sources: list[str] | None = None,
+        *,
+        record: bool = False,
     ) -> None:
         self.sandbox = sandbox
         self.index = index
         self.sources = sorted(set(sources or []))
         self.environment = str(getattr(sandbox, "python", ""))
+        # Recording traces every source file: cheap with sys.monitoring (3.12+); on older
+        # interpreters only when asked (`itarch index`) or once the user built an index.
+        version = getattr(sandbox, "python_version", (0, 0))
+        self.records = index is not None and (record or version >= (3, 12) or index.has_entries())
         self.reused = 0  # test files read back from the index, all calls
         self.seconds = 0.0  # the sandbox time of the last call
 
@@ -48,11 +57,11 @@ class ExistingRuns:
         live: RunResult | None = None
         self.seconds = 0.0
         if fresh:
-            everything = sorted({*self.sources, *trace})
-            live = self.sandbox.run({}, select=fresh, trace=everything or None)
+            traced = sorted({*self.sources, *trace}) if self.records else trace
+            live = self.sandbox.run({}, select=fresh, trace=traced or None)
             self.seconds = live.duration
             # A run cut short (crash, wall clock) says nothing reliable about the files.
-            if not (live.crashed or live.timed_out):
+            if self.records and not (live.crashed or live.timed_out):
                 self._record(live, fresh)
         if known:
             log.info("existing tests read from the index", files=len(known), ran=len(fresh))

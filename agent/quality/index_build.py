@@ -44,7 +44,7 @@ def build_index(
     started = time.monotonic()
     sources, tests = discover_python_files(sandbox.workspace)
     files = [t for t in tests if is_test_module(t)]
-    runs = ExistingRuns(sandbox, index, sources)
+    runs = ExistingRuns(sandbox, index, sources, record=True)
     baseline = Baseline(sandbox, [], runs=runs)
     results = {}
     for start in range(0, len(files), CHUNK):

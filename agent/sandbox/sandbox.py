@@ -158,6 +158,12 @@ class Sandbox:
 
     # ------------------------------------------------------------------ running
 
+    @property
+    def python_version(self) -> tuple[int, int]:
+        """The target interpreter's (major, minor)."""
+        major, minor = self._info.version.split(".")[:2]
+        return int(major), int(minor)
+
     def run(
         self,
         files: dict[str, str] | None = None,

@@ -152,16 +152,20 @@ def test_check_reads_an_unchanged_baseline_back_with_the_same_verdicts(repo: Pat
         (repo / "tests/test_stock.py").read_text().replace("test_add_counts", "test_again"),
         encoding="utf-8",
     )
-    first = check(repo, [str(proposal)], settings=_settings(repo))
-    second = check(repo, [str(proposal)], settings=_settings(repo))
+    without = _settings(repo)
+    without.index = False
+    ran = check(repo, [str(proposal)], settings=without)
+    assert not (repo / ".itarch" / "index.db").exists()
+
+    index(repo, settings=_settings(repo))
+    read_back = check(repo, [str(proposal)], settings=_settings(repo))
+
     verdicts = [
-        [(t.nodeid, t.verdict, t.reason) for t in r.files[0].tests] for r in (first, second)
+        [(t.nodeid, t.verdict, t.reason) for t in r.files[0].tests] for r in (ran, read_back)
     ]
     assert verdicts[0] == verdicts[1]
     assert verdicts[0][0][2] == Reason.REDUNDANT  # judged against the existing test either way
-    assert second.gate_seconds["baseline"] < first.gate_seconds["baseline"]
-    store = open_index(repo, create=False)
-    assert store is not None and store.valid("tests/test_stock.py")
+    assert read_back.gate_seconds["baseline"] < ran.gate_seconds["baseline"]
 
 
 def test_function_spans_put_each_line_in_its_innermost_function() -> None:

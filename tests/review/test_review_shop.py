@@ -98,10 +98,12 @@ def review_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     return repo, dict(json.loads(done.stdout))
 
 
-def test_a_second_review_reads_the_unchanged_tests_back_with_the_same_findings(
+def test_a_review_after_itarch_index_reads_the_tests_back_with_the_same_findings(
     review_run: tuple[Path, dict[str, Any]],
 ) -> None:
     repo, first = review_run
+    built = itarch("index", cwd=repo)
+    assert built.returncode == 0, built.stderr
     again = itarch("review", "--json", cwd=repo, env={"ITARCH_RERUNS": "3"})
     assert again.returncode == 0, again.stderr
     assert "unchanged since their last run: read from the test-impact index" in again.stderr
