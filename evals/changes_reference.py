@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import textwrap
 from pathlib import PurePosixPath
+from typing import TypeGuard
 
 from pydantic import BaseModel, Field
 
@@ -114,7 +115,7 @@ def changed_tests(old: str, new: str) -> ReferenceFile | None:
     )
 
 
-def _is_test(node: ast.stmt) -> bool:
+def _is_test(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
 
 
@@ -123,11 +124,11 @@ def _tests(tree: ast.Module, source: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for node in tree.body:
         if _is_test(node):
-            found[node.name] = _text(node, source)  # type: ignore[union-attr]
+            found[node.name] = _text(node, source)
         elif isinstance(node, ast.ClassDef):
             for member in node.body:
                 if _is_test(member):
-                    found[f"{node.name}::{member.name}"] = _text(member, source)  # type: ignore[union-attr]
+                    found[f"{node.name}::{member.name}"] = _text(member, source)
     return found
 
 

@@ -13,7 +13,7 @@ their mismatch is reported on the scorecard without failing `--strict`.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -57,21 +57,24 @@ class ChangeSpec(BaseModel):
         return hashlib.sha256(built.encode()).hexdigest()[:16]
 
 
-def _pair(project: str, old: str, old_sha: str, new: str, new_sha: str) -> dict[str, Sdist]:
-    return {
-        "base": Sdist(project=project, version=old, sha256=old_sha),
-        "change": Sdist(project=project, version=new, sha256=new_sha),
-    }
+def _spec(pins: tuple[str, str, str, str, str], **fields: Any) -> ChangeSpec:
+    """A change from (project, release N, its sha256, release N+1, its sha256) and the rest."""
+    project, old, old_sha, new, new_sha = pins
+    return ChangeSpec(
+        base=Sdist(project=project, version=old, sha256=old_sha),
+        change=Sdist(project=project, version=new, sha256=new_sha),
+        **fields,
+    )
 
 
 CHANGES: dict[str, ChangeSpec] = {
     spec.name: spec
     for spec in [
-        ChangeSpec(
+        _spec(
             name="parse-1.20.1",
             kind="behaviour",
             what="`%f` accepts 1 to 6 digits of a fraction; `Parser.format` property",
-            **_pair(
+            pins=(
                 "parse",
                 "1.20.0",
                 "bd28bae37714b45d5894d77160a16e2be36b64a3b618c81168b3684676aa498b",
@@ -87,11 +90,11 @@ CHANGES: dict[str, ChangeSpec] = {
                 + MODULE_DATA
             },
         ),
-        ChangeSpec(
+        _spec(
             name="pathspec-0.12.1",
             kind="behaviour",
             what="`PathSpec.match_file` returns a bool again, not the pattern's include value",
-            **_pair(
+            pins=(
                 "pathspec",
                 "0.12.0",
                 "c57e16065a97b7beb175f13c84d27cb05f7b7315741c2fbd5de541042f4ea6e1",
@@ -108,11 +111,11 @@ CHANGES: dict[str, ChangeSpec] = {
                 ("*", "misses_change"),
             ],
         ),
-        ChangeSpec(
+        _spec(
             name="termcolor-2.5.0",
             kind="behaviour",
             what="the `strike` attribute; `Iterable` imported from collections.abc",
-            **_pair(
+            pins=(
                 "termcolor",
                 "2.4.0",
                 "aab9e56047c8ac41ed798fa36d892a37aca6b3e9159f3e0c24bc64a9b3ac7b7a",
@@ -122,11 +125,11 @@ CHANGES: dict[str, ChangeSpec] = {
             expect=[("test_attrs?strike-*", "detects"), ("test_attrs*", "redundant")],
             known={"test_attrs?strike-*": "rejected as redundant: " + MODULE_DATA},
         ),
-        ChangeSpec(
+        _spec(
             name="xmltodict-0.14.2",
             kind="behaviour",
             what="whitespace-only text is stripped again in elements without attributes",
-            **_pair(
+            pins=(
                 "xmltodict",
                 "0.14.1",
                 "338c8431e4fc554517651972d62f06958718f6262b04316917008e8fd677a6b0",
@@ -135,11 +138,11 @@ CHANGES: dict[str, ChangeSpec] = {
             ),
             expect=[("*", "detects")],
         ),
-        ChangeSpec(
+        _spec(
             name="sqlparse-0.5.1",
             kind="behaviour",
             what="splitting CASE inside BEGIN, comment stripping keeps whitespace, keyword order",
-            **_pair(
+            pins=(
                 "sqlparse",
                 "0.5.0",
                 "714d0a4932c059d16189f58ef5411ec2287a4360f17cdd0edd2d09d4c5087c93",
@@ -157,11 +160,11 @@ CHANGES: dict[str, ChangeSpec] = {
                 ("*", "detects"),
             ],
         ),
-        ChangeSpec(
+        _spec(
             name="humanize-4.12.0",
             kind="behaviour",
             what="`i18n.activate(None)` and English locales deactivate translation",
-            **_pair(
+            pins=(
                 "humanize",
                 "4.11.0",
                 "e66f36020a2d5a974c504bd2555cf770621dbdbb6d82f94a6857c0b1ea2608be",
@@ -176,12 +179,12 @@ CHANGES: dict[str, ChangeSpec] = {
                 ("TestActivate::test_none_locale", "no_tests"),
             ],
         ),
-        ChangeSpec(
+        _spec(
             name="semver-3.0.2",
             kind="behaviour",
             what="`replace` on a subclass returns the subclass; ClassVar annotations; `to_dict` "
             "builds a dict",
-            **_pair(
+            pins=(
                 "semver",
                 "3.0.1",
                 "9ec78c5447883c67b97f98c3b6212796708191d22e4ad30f4570f840171cbce1",
@@ -191,11 +194,11 @@ CHANGES: dict[str, ChangeSpec] = {
             requirements=[PYTEST, "pytest-cov==7.1.0", "packaging==25.0"],
             expect=[("test_replace_from_subclass", "detects")],
         ),
-        ChangeSpec(
+        _spec(
             name="jsonpointer-3.0.0",
             kind="refactor",
             what="Python 2 compatibility removed, imports sorted, code reformatted",
-            **_pair(
+            pins=(
                 "jsonpointer",
                 "2.4",
                 "585cee82b70211fa9e6043b7bb89db6e1aa49524340dde8ad6b63206ea689d88",
@@ -212,12 +215,12 @@ CHANGES: dict[str, ChangeSpec] = {
             # reformatted copies of tests the repository already has
             expect=[("*", "redundant")],
         ),
-        ChangeSpec(
+        _spec(
             name="cssselect-1.3.0",
             kind="refactor",
             what="code formatted with ruff, %-formatting turned into f-strings, annotations "
             "modernised, a deprecated private helper removed",
-            **_pair(
+            pins=(
                 "cssselect",
                 "1.2.0",
                 "666b19839cfaddb9ce9d36bfe4c969132c647b92fc9088c4e23f786b30f1b3dc",
@@ -231,12 +234,12 @@ CHANGES: dict[str, ChangeSpec] = {
                 ("*", "redundant"),
             ],
         ),
-        ChangeSpec(
+        _spec(
             name="xmltodict-0.14.0",
             kind="mixed",
             what="Python 2 compatibility removed (refactor); `unparse` takes an int indent; "
             "`item_depth` counts from the element itself",
-            **_pair(
+            pins=(
                 "xmltodict",
                 "0.13.0",
                 "341595a488e3e01a85a9d8911d8912fd922ede5fecc4dce437eb4b6c8d037e56",
