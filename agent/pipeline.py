@@ -157,7 +157,7 @@ def generate(
             loop = Loop(
                 model=model,
                 judge=judge,
-                tools=ToolBox(RepoTools(repo)),
+                tools=ToolBox(RepoTools(repo, base)),
                 journal=journal,
                 system=system_prompt(),
                 budget=settings.budget,

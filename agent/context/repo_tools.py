@@ -43,6 +43,10 @@ class ReadFileInput(BaseModel):
     path: str = Field(description="File (or folder) path relative to the repository root.")
     start: int | None = Field(default=None, ge=1, description="First line to show (1-based).")
     end: int | None = Field(default=None, ge=1, description="Last line to show (inclusive).")
+    at_base: bool = Field(
+        default=False,
+        description="Read the file as it was at the change's base revision (before the change).",
+    )
 
 
 class SearchCodeInput(BaseModel):
@@ -62,7 +66,8 @@ class GetSymbolInput(BaseModel):
 
 DESCRIPTIONS = {
     "read_file": "Read a file of the repository with numbered lines (at most "
-    f"{MAX_LINES} lines per call; use start/end for more). A folder path lists its entries.",
+    f"{MAX_LINES} lines per call; use start/end for more). A folder path lists its entries. "
+    "With at_base, the file as it was before the change.",
     "search_code": "Search the repository's files (tracked and new, not ignored) with a regular "
     f"expression, line by line. Returns up to {MAX_HITS} hits as path:line: text.",
     "get_symbol": "Show the source of a function, class or method by name or dotted name, with "
@@ -91,16 +96,19 @@ def _numbered(lines: list[str], first: int) -> str:
 class RepoTools:
     """read_file / search_code / get_symbol over one repository, never outside it."""
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, base: str | None = None) -> None:
         self.root = Path(repo).resolve()
+        self.base = base  # the change's base revision, for read_file(at_base=True)
         self._namer = ModuleNamer(self.root)
 
     tool_specs = staticmethod(tool_specs)
 
     # ------------------------------------------------------------------ public, never raise
 
-    def read_file(self, path: str, start: int | None = None, end: int | None = None) -> str:
-        return self._safely(lambda: self._read_file(path, start, end))
+    def read_file(
+        self, path: str, start: int | None = None, end: int | None = None, at_base: bool = False
+    ) -> str:
+        return self._safely(lambda: self._read_file(path, start, end, at_base))
 
     def search_code(self, pattern: str, glob: str | None = None) -> str:
         return self._safely(lambda: self._search_code(pattern, glob))
@@ -124,7 +132,7 @@ class RepoTools:
             return f"error: invalid input for {name}: {problems}", True
         try:
             if isinstance(args, ReadFileInput):
-                return self._read_file(args.path, args.start, args.end), False
+                return self._read_file(args.path, args.start, args.end, args.at_base), False
             if isinstance(args, SearchCodeInput):
                 return self._search_code(args.pattern, args.glob), False
             assert isinstance(args, GetSymbolInput)
@@ -192,17 +200,23 @@ class RepoTools:
 
     # ------------------------------------------------------------------ read_file
 
-    def _read_file(self, path: str, start: int | None, end: int | None) -> str:
+    def _read_file(
+        self, path: str, start: int | None, end: int | None, at_base: bool = False
+    ) -> str:
         real = self.resolve(path)
-        if not real.exists():
-            return self._missing(path)
-        if real.is_dir():
-            return self._listing(real, path)
-        if not real.is_file():
-            raise ToolError(f"{path!r} is not a regular file")
-        if real.stat().st_size > MAX_FILE_BYTES and start is None:
-            raise ToolError(f"{path!r} is large; ask for a line range with start and end")
-        text = read_text(real)
+        if at_base:
+            text = self._at_base(real)
+            path = f"{path} at the base revision {self.base}"
+        else:
+            if not real.exists():
+                return self._missing(path)
+            if real.is_dir():
+                return self._listing(real, path)
+            if not real.is_file():
+                raise ToolError(f"{path!r} is not a regular file")
+            if real.stat().st_size > MAX_FILE_BYTES and start is None:
+                raise ToolError(f"{path!r} is large; ask for a line range with start and end")
+            text = read_text(real)
         if text is None:
             raise ToolError(f"{path!r} is a binary file")
         lines = text.splitlines()
@@ -221,6 +235,27 @@ class RepoTools:
         header = f"{path} (lines {first}-{last} of {len(lines)})"
         more = f"\n… more: start={last + 1}" if last < len(lines) else ""
         return f"{header}\n{body}{more}"
+
+    def _at_base(self, real: Path) -> str | None:
+        """The file's text at the base revision (via `git show`, read-only)."""
+        if not self.base:
+            raise ToolError("this run has no base revision: the change is given by modules")
+        rel = real.relative_to(self.root).as_posix()
+        try:
+            done = subprocess.run(
+                ["git", "show", f"{self.base}:{rel}"],
+                cwd=self.root,
+                env=GIT_ENV,
+                capture_output=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ToolError(f"cannot read {rel!r} at {self.base}: {exc}") from None
+        if done.returncode != 0:
+            raise ToolError(f"{rel!r} did not exist at the base revision {self.base}")
+        if b"\0" in done.stdout[:8192]:
+            return None
+        return done.stdout.decode("utf-8", errors="replace")
 
     def _missing(self, path: str) -> str:
         name = PurePosixPath(path).name

@@ -131,7 +131,7 @@ def test_tool_specs_are_anthropic_tool_definitions() -> None:
         assert "$ref" not in json.dumps(spec)
     read = specs[0]["input_schema"]
     assert read["required"] == ["path"]
-    assert set(read["properties"]) == {"path", "start", "end"}
+    assert set(read["properties"]) == {"path", "start", "end", "at_base"}
     assert RepoTools.tool_specs() == specs
 
 
@@ -174,3 +174,27 @@ def test_tools_work_outside_git(tmp_path: Path) -> None:
     tools = RepoTools(tmp_path)
     assert tools.search_code("return 1") == "pkg/m.py:2: return 1"
     assert tools.get_symbol("pkg.m.f").startswith("# def pkg.m.f — pkg/m.py:1-2")
+
+
+def test_read_file_at_base_shows_the_file_before_the_change(tmp_path: Path) -> None:
+    repo = git.Repo.init(tmp_path / "r")
+    root = Path(repo.working_tree_dir)
+    write_files(root, {"calc.py": "def add(a, b):\n    return a + b\n"})
+    repo.index.add(["calc.py"])
+    repo.index.commit("base")
+    base = repo.head.commit.hexsha
+    write_files(
+        root, {"calc.py": "def add(a, b):\n    return round(a + b, 2)\n", "new.py": "X = 1\n"}
+    )
+
+    tools = RepoTools(root, base)
+    before = tools.dispatch("read_file", {"path": "calc.py", "at_base": True})
+    header = f"calc.py at the base revision {base} (lines 1-2 of 2)"
+    assert before == (f"{header}\n1 | def add(a, b):\n2 |     return a + b", False)
+    assert "round" in tools.read_file("calc.py")  # without it: the working tree
+    text, error = tools.dispatch("read_file", {"path": "new.py", "at_base": True})
+    assert error and "did not exist at the base revision" in text
+    text, error = RepoTools(root).dispatch("read_file", {"path": "calc.py", "at_base": True})
+    assert error and "no base revision" in text
+    text, error = tools.dispatch("read_file", {"path": "../x.py", "at_base": True})
+    assert error and "outside the repository" in text
