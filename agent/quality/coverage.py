@@ -92,15 +92,41 @@ def _function_spans(path: Path, identity: tuple[int, ...]) -> list[tuple[int, in
     return spans
 
 
-def _spans_of(workspace: Path, path: str) -> list[tuple[int, int, int, str]]:
-    full = workspace / path
+@functools.lru_cache(maxsize=256)
+def _import_time_lines(path: Path, identity: tuple[int, ...]) -> frozenset[int]:
+    """The lines of a module's top-level statements and class bodies, functions aside: they run
+    when the module is imported."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    lines: set[int] = set()
+    todo: list[ast.stmt] = list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if isinstance(node, ast.ClassDef):
+            todo.extend(node.body)
+            continue
+        lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return frozenset(lines)
+
+
+def _identity(full: Path) -> tuple[int, ...] | None:
     try:
         st = full.stat()
     except OSError:
-        return []
+        return None
     # Not the mtime alone: a restored copy keeps the original's mtime, and a mutant written
     # and put back within one tick would share it; a rewrite always makes a new inode.
-    return _function_spans(full, (st.st_ino, st.st_mtime_ns, st.st_size))
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _spans_of(workspace: Path, path: str) -> list[tuple[int, int, int, str]]:
+    full = workspace / path
+    identity = _identity(full)
+    return [] if identity is None else _function_spans(full, identity)
 
 
 def function_at(workspace: Path, path: str, line: int) -> str | None:
@@ -113,10 +139,12 @@ def function_at(workspace: Path, path: str, line: int) -> str | None:
 
 
 def with_headers(lines: Lines, workspace: Path) -> Lines:
-    """Add the `def` (and decorator) lines of every function whose body ran.
+    """Add what a run exercised that a per-test trace never reports: the `def` (and decorator)
+    lines of every function whose body ran, and the import-time lines (top-level statements,
+    class bodies) of every module that ran.
 
-    A trace never reports a def line while the function is called, yet a call exercises it: a
-    changed signature or decorator is covered by any test that runs the function.
+    A changed signature or decorator is covered by any test that runs the function; a changed
+    constant or table entry by any test that runs code of its module, which reads it.
     """
     out: Lines = {}
     for path, hit in lines.items():
@@ -124,6 +152,8 @@ def with_headers(lines: Lines, workspace: Path) -> Lines:
         for first, body, end, _name in _spans_of(workspace, path):
             if any(body <= n <= end for n in hit):
                 extra.update(range(first, body))
+        if hit and (identity := _identity(workspace / path)) is not None:
+            extra |= _import_time_lines(workspace / path, identity)
         out[path] = extra
     return out
 

@@ -1,0 +1,80 @@
+"""A change to module-level data (a constant, a table entry) runs at import, before any test is
+traced: it is credited to the tests that run code of its module, so a test that pins it is not
+`misses_change` (real git repository, the real sandbox and gates, `check --base`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from agent.config import load_settings
+from agent.pipeline import check
+
+CODES = """
+    CODES = {
+        "bold": 1,
+    }
+
+
+    def code(name):
+        return CODES[name]
+"""
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _write(repo: Path, rel: str, text: str) -> None:
+    (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+    (repo / rel).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+
+
+def test_a_test_pinning_a_new_table_entry_detects_the_change(tmp_path: Path) -> None:
+    repo = tmp_path / "codes"
+    _write(repo, "pkg/__init__.py", "")
+    _write(repo, "pkg/codes.py", CODES)
+    _write(
+        repo,
+        "tests/test_codes.py",
+        """
+        from pkg.codes import code
+
+
+        def test_bold():
+            assert code("bold") == 1
+        """,
+    )
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    _write(repo, "pkg/codes.py", CODES.replace('"bold": 1,', '"bold": 1,\n        "strike": 9,'))
+    _git(repo, "commit", "-qam", "strike")
+    _write(
+        repo,
+        "tests/test_strike.py",
+        """
+        from pkg.codes import code
+
+
+        def test_strike():
+            assert code("strike") == 9
+        """,
+    )
+    settings = load_settings(repo)
+    settings.python = sys.executable
+    settings.reruns = 1
+
+    result = check(repo, [str(repo / "tests/test_strike.py")], settings=settings, base="HEAD~1")
+
+    [verdict] = result.files[0].tests
+    assert (verdict.verdict, verdict.reason) == ("accepted", None), verdict.detail
+    assert "pkg/codes.py:3" in verdict.changed_lines_covered
+    assert verdict.on_base == "failed" and verdict.detects_change is True
