@@ -89,18 +89,26 @@ def _module_name(path: str) -> str:
     return ".".join(parts)
 
 
+# Rejections by coverage alone: a test that fails on the base and passes on the change pins
+# the change whatever its trace says (module-level data runs at import, a C extension is never
+# traced), so the base run has the last word on these.
+_BY_COVERAGE = (Reason.REDUNDANT, Reason.MISSES_CHANGE)
+
+
 def _selected(works: list[FileWork]) -> list[TestWork]:
-    """Accepted and bug tests, and tests that ran but failed on the change."""
+    """Accepted and bug tests, tests that ran but failed on the change, and tests rejected by
+    coverage alone."""
     chosen = []
     for work in works:
         if not work.runnable:
             continue
         for test in work.tests.values():
-            failed_here = test.failure is not None and test.failure.reason in (
-                Reason.FAILS,
-                Reason.ERROR,
-            )
-            if (test.alive and not test.skipped) or (failed_here and test.first is not None):
+            reason = test.failure.reason if test.failure is not None else None
+            failed_here = reason in (Reason.FAILS, Reason.ERROR)
+            by_coverage = reason in _BY_COVERAGE and not test.skipped
+            if (test.alive and not test.skipped) or (
+                (failed_here or by_coverage) and test.first is not None
+            ):
                 chosen.append(test)
     return chosen
 
@@ -181,6 +189,17 @@ def _record(
             test.base_detail = one_line(how)
             return
     test.on_base = on_base
+    if test.failure is not None and test.failure.reason in _BY_COVERAGE:
+        judged = test.failure.reason.value
+        if on_base == "failed":
+            test.failure = None
+            test.detects_change = True
+            test.base_detail = one_line(
+                f"{how}: detects the change (kept although its trace alone said {judged})"
+            )
+        else:
+            test.base_detail = one_line(how)
+        return
     if not accepted:
         # failed (or is a bug) on the change: did the change bring the failure?
         if on_base == "passed":
