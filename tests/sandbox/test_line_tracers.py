@@ -86,3 +86,34 @@ def test_monitoring_records_the_same_lines_on_3_12(tmp_path: Path) -> None:
     result = _run(python, "_line_tracer", tmp_path)
     assert result["kind"] == "_MonitoringTracer"
     assert result["rounds"] == EXPECTED
+
+
+DEBUGGER_CHECK = {
+    "probe.py": ("import sys\n\n\ndef debugging():\n    return sys.gettrace() is not None\n"),
+    "tests/test_probe.py": (
+        "import subprocess\nimport sys\n\nfrom probe import debugging\n\n\n"
+        "def test_no_debugger_in_the_test():\n    assert debugging() is False\n\n\n"
+        "def test_no_debugger_in_a_child():\n"
+        "    out = subprocess.run(\n"
+        "        [sys.executable, '-c', 'import probe; print(probe.debugging())'],\n"
+        "        capture_output=True, text=True, check=True,\n"
+        "    ).stdout\n"
+        "    assert out.strip() == 'False'\n"
+    ),
+}
+
+
+def test_code_looking_for_a_debugger_does_not_find_the_line_tracer(tmp_path: Path) -> None:
+    from agent.sandbox import Sandbox
+
+    from .helpers import PYTHON, make_git_repo, settings
+
+    repo = make_git_repo(tmp_path / "repo", DEBUGGER_CHECK)
+    with Sandbox(repo, PYTHON, settings()) as box:
+        result = box.run({}, select=["tests/test_probe.py"], trace=["probe.py"])
+    outcomes = {o.nodeid.rsplit("::", 1)[1]: o for o in result.outcomes if o.when == "call"}
+    assert {name: o.outcome for name, o in outcomes.items()} == {
+        "test_no_debugger_in_the_test": "passed",
+        "test_no_debugger_in_a_child": "passed",
+    }
+    assert outcomes["test_no_debugger_in_the_test"].lines == {"probe.py": [5]}  # still traced

@@ -359,6 +359,23 @@ class _Guard:
 # ---------------------------------------------------------------- line tracing
 
 
+_REAL_GETTRACE = sys.gettrace
+_REAL_THREAD_GETTRACE = getattr(threading, "gettrace", None)  # Python 3.10+
+_OURS: list[Any] = []  # the trace functions of our tracers
+
+
+def _visible_gettrace() -> Any:
+    """`sys.gettrace()` as the code under test would see it without our tracer: code that looks
+    for a debugger (`sys.gettrace() is not None`) must behave as it does outside the sandbox."""
+    current = _REAL_GETTRACE()
+    return None if current in _OURS else current
+
+
+def _visible_thread_gettrace() -> Any:
+    current = _REAL_THREAD_GETTRACE() if _REAL_THREAD_GETTRACE else None
+    return None if current in _OURS else current
+
+
 class _Tracer:
     """Records executed lines of a few files; frames of every other file are never traced."""
 
@@ -366,6 +383,11 @@ class _Tracer:
         self.targets = targets  # absolute filename -> repo-relative path
         self.hits: dict[str, set[int]] = {}
         self._previous: Any = None
+        self._trace = self._global  # one object, so our tracer is recognised
+        _OURS.append(self._trace)
+        sys.gettrace = _visible_gettrace
+        if _REAL_THREAD_GETTRACE is not None:
+            threading.gettrace = _visible_thread_gettrace
 
     def _global(self, frame: Any, event: str, arg: Any) -> Any:
         rel = self.targets.get(frame.f_code.co_filename)
@@ -383,9 +405,9 @@ class _Tracer:
 
     def start(self) -> None:
         self.hits = {}
-        self._previous = sys.gettrace()
-        threading.settrace(self._global)
-        sys.settrace(self._global)
+        self._previous = _REAL_GETTRACE()
+        threading.settrace(self._trace)
+        sys.settrace(self._trace)
 
     def stop(self) -> dict[str, list[int]]:
         sys.settrace(self._previous)
