@@ -61,6 +61,7 @@ def build_context(
     if base is not None or not modules:
         found = change(root, base, head)
         diff_text, changed, uncommitted = found.patch, found.files, found.uncommitted
+        diff_text = code_first(diff_text)
         notes, names = _judge_behaviour(root, found)
 
     sources, tests = discover_python_files(root)
@@ -212,6 +213,22 @@ def _names_used(f: ChangedFile, text: str, judged: behave.FileBehaviour) -> list
         ModuleName(path=f.path, line=line, source=source)
         for line, source in used_assignments(text, tree, nodes, set(f.added_lines))
     ]
+
+
+def code_first(patch: str) -> str:
+    """The diff with the project's source first, then its tests, then everything else (docs,
+    changelogs, configuration): what the model reads first, and what a budget cut keeps."""
+
+    def rank(path: str) -> int:
+        if not path.endswith(".py"):
+            return 2
+        return 1 if is_test_path(path) else 0
+
+    chunks = split_patch(patch)
+    if "".join(c for _, c in chunks) != patch:
+        return patch  # something beside per-file sections: keep the patch as git wrote it
+    ordered = sorted(range(len(chunks)), key=lambda i: (rank(chunks[i][0]), i))
+    return "".join(chunks[i][1] for i in ordered)
 
 
 def resolve_modules(root: Path, requested: list[str], repo_map: RepoMap) -> dict[str, str]:
