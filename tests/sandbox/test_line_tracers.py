@@ -98,12 +98,25 @@ DEBUGGER_CHECK = {
         "        [sys.executable, '-c', 'import probe; print(probe.debugging())'],\n"
         "        capture_output=True, text=True, check=True,\n"
         "    ).stdout\n"
-        "    assert out.strip() == 'False'\n"
+        "    assert out.strip() == 'False'\n\n\n"
+        "def test_own_trace_function_runs_beside_the_tracer():\n"
+        "    seen = []\n\n"
+        "    def mine(frame, event, arg):\n"
+        "        if event == 'call':\n"
+        "            seen.append(frame.f_code.co_name)\n\n"
+        "    sys.settrace(mine)\n"
+        "    try:\n"
+        "        assert sys.gettrace() is mine\n"
+        "        assert debugging() is True\n"
+        "    finally:\n"
+        "        sys.settrace(None)\n"
+        "    assert 'debugging' in seen\n"
+        "    assert sys.gettrace() is None\n"
     ),
 }
 
 
-def test_code_looking_for_a_debugger_does_not_find_the_line_tracer(tmp_path: Path) -> None:
+def test_the_line_tracer_is_invisible_to_the_code_under_test(tmp_path: Path) -> None:
     from agent.sandbox import Sandbox
 
     from .helpers import PYTHON, make_git_repo, settings
@@ -115,5 +128,8 @@ def test_code_looking_for_a_debugger_does_not_find_the_line_tracer(tmp_path: Pat
     assert {name: o.outcome for name, o in outcomes.items()} == {
         "test_no_debugger_in_the_test": "passed",
         "test_no_debugger_in_a_child": "passed",
+        "test_own_trace_function_runs_beside_the_tracer": "passed",
     }
     assert outcomes["test_no_debugger_in_the_test"].lines == {"probe.py": [5]}  # still traced
+    # a trace function of the test's own runs beside ours: its lines are still recorded
+    assert outcomes["test_own_trace_function_runs_beside_the_tracer"].lines == {"probe.py": [5]}

@@ -360,34 +360,36 @@ class _Guard:
 
 
 _REAL_GETTRACE = sys.gettrace
+_REAL_SETTRACE = sys.settrace
 _REAL_THREAD_GETTRACE = getattr(threading, "gettrace", None)  # Python 3.10+
-_OURS: list[Any] = []  # the trace functions of our tracers
 
 
-def _visible_gettrace() -> Any:
-    """`sys.gettrace()` as the code under test would see it without our tracer: code that looks
-    for a debugger (`sys.gettrace() is not None`) must behave as it does outside the sandbox."""
-    current = _REAL_GETTRACE()
-    return None if current in _OURS else current
+def _both(ours: Any, theirs: Any) -> Any:
+    """One trace function calling ours, then the test's own; each keeps its own next step."""
+    if ours is None or theirs is None:
+        return ours if theirs is None else theirs
 
+    def step(frame: Any, event: str, arg: Any) -> Any:
+        return _both(ours(frame, event, arg), theirs(frame, event, arg))
 
-def _visible_thread_gettrace() -> Any:
-    current = _REAL_THREAD_GETTRACE() if _REAL_THREAD_GETTRACE else None
-    return None if current in _OURS else current
+    return step
 
 
 class _Tracer:
-    """Records executed lines of a few files; frames of every other file are never traced."""
+    """Records executed lines of a few files; frames of every other file are never traced.
+
+    Invisible to the code under test: `sys.gettrace()` reports only the trace function the test
+    itself set (so code that looks for a debugger behaves as outside the sandbox), and a trace
+    function the test sets runs beside ours instead of replacing it.
+    """
 
     def __init__(self, targets: dict[str, str]) -> None:
         self.targets = targets  # absolute filename -> repo-relative path
         self.hits: dict[str, set[int]] = {}
         self._previous: Any = None
-        self._trace = self._global  # one object, so our tracer is recognised
-        _OURS.append(self._trace)
-        sys.gettrace = _visible_gettrace
-        if _REAL_THREAD_GETTRACE is not None:
-            threading.gettrace = _visible_thread_gettrace
+        self._theirs: Any = None  # the trace function the test set, if any
+        self._trace = self._global  # one object each, so that ours are recognised
+        self._chain = self._chained
 
     def _global(self, frame: Any, event: str, arg: Any) -> Any:
         rel = self.targets.get(frame.f_code.co_filename)
@@ -403,14 +405,38 @@ class _Tracer:
 
         return local
 
+    def _chained(self, frame: Any, event: str, arg: Any) -> Any:
+        theirs = self._theirs(frame, event, arg) if self._theirs is not None else None
+        return _both(self._global(frame, event, arg), theirs)
+
+    def _settrace(self, function: Any) -> None:
+        self._theirs = function
+        _REAL_SETTRACE(self._trace if function is None else self._chain)
+
+    def _gettrace(self) -> Any:
+        current = _REAL_GETTRACE()
+        return self._theirs if current in (self._trace, self._chain) else current
+
+    def _thread_gettrace(self) -> Any:
+        current = _REAL_THREAD_GETTRACE() if _REAL_THREAD_GETTRACE else None
+        return None if current == self._trace else current
+
     def start(self) -> None:
         self.hits = {}
         self._previous = _REAL_GETTRACE()
+        self._theirs = None
         threading.settrace(self._trace)
-        sys.settrace(self._trace)
+        _REAL_SETTRACE(self._trace)
+        sys.settrace = self._settrace
+        sys.gettrace = self._gettrace
+        if _REAL_THREAD_GETTRACE is not None:
+            threading.gettrace = self._thread_gettrace
 
     def stop(self) -> dict[str, list[int]]:
-        sys.settrace(self._previous)
+        sys.settrace, sys.gettrace = _REAL_SETTRACE, _REAL_GETTRACE
+        if _REAL_THREAD_GETTRACE is not None:
+            threading.gettrace = _REAL_THREAD_GETTRACE
+        _REAL_SETTRACE(self._previous)
         threading.settrace(None)
         return {rel: sorted(lines) for rel, lines in self.hits.items()}
 
