@@ -105,6 +105,8 @@ class Session(BaseModel):
     target: TargetSpec | None = None  # None: the caller gives the repository
     args: list[str]
     env: dict[str, str] = Field(default_factory=dict)
+    # itarch commands the recording ran first, run again before the replay (e.g. ["index"])
+    before: list[list[str]] = Field(default_factory=list)
     usage: list[dict[str, int]] = Field(default_factory=list)
     requests: list[RequestShape] = Field(default_factory=list)
     recorded: Outcome = Field(default_factory=Outcome)
@@ -469,6 +471,13 @@ def replay(
     if before["status"]:
         result.status, result.message = "failed", f"the tree is not clean: {before['status']}"
         return result
+    for command in session.before:  # no model: an address that answers nothing
+        _, code, _, _ = _run(
+            [*itarch, *command], repo, replay_env(session, "http://127.0.0.1:9"), timeout
+        )
+        if code != 0:
+            result.status, result.message = "failed", f"`itarch {' '.join(command)}` exited {code}"
+            return result
     with ReplayServer(session) as server:
         env = replay_env(session, server.base_url)
         (stdout, stderr), code, seconds, timed_out = _run(
