@@ -50,7 +50,12 @@ class TestReach:
     imports: frozenset[str]  # its own and its conftest.py files' imports
 
     def imports_module(self, module: str) -> bool:
-        return any(n == module or n.startswith(module + ".") for n in self.imports)
+        """It imports the module, a name of it, or a package above it (which may re-export it:
+        `from .core import *`, then `pkg.func`)."""
+        return any(
+            n == module or n.startswith(module + ".") or module.startswith(n + ".")
+            for n in self.imports
+        )
 
 
 def reach_of(tests: list[TestFacts]) -> list[TestReach]:

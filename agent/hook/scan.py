@@ -107,6 +107,9 @@ def scan_range(
     answers = IndexAnswers.open_for(repo)
     if answers is None:
         gaps = find_gaps(modules, seams, reach, graphs, evidence)
+        # A new function no test names, nor any function of its module that tests call.
+        fresh = [f for f in functions if f.new and f.qualname != MODULE]
+        gaps += function_gaps(modules, fresh, None, reach, graphs)
         used = [f"static: imports, names, routes and events in {len(test_paths)} test file(s)"]
         if evidence.runs:
             used.append(f"coverage of {len(evidence.seams)} seam(s) from run {evidence.runs[-1]}")
@@ -125,17 +128,20 @@ def scan_range(
 def function_gaps(
     modules: list[ChangedModule],
     functions: list[ChangedFunction],
-    answers: IndexAnswers,
+    answers: IndexAnswers | None,
     unindexed: list[TestReach],
     graphs: CallGraphs,
 ) -> list[Gap]:
-    """The changed functions (and module-level statements) no existing test executes."""
+    """The changed functions (and module-level statements) no existing test executes: by the
+    index, and for the test files it has not run (all of them without one), by reading them."""
     by_path = {m.path: m for m in modules}
     gaps: list[Gap] = []
     for f in functions:
         module = by_path[f.path]
         qualname = None if f.qualname == MODULE else f.qualname
-        if answers.runs(f) or function_reached(module.module, f.path, qualname, unindexed, graphs):
+        if (answers is not None and answers.runs(f)) or function_reached(
+            module.module, f.path, qualname, unindexed, graphs
+        ):
             continue
         why = (
             "changed module-level code; no passing test imports the module"

@@ -1,7 +1,9 @@
-"""The pre-push hook decides by execution once the test-impact index exists (real `git push` to a
-local bare remote, the index filled by `itarch index`'s real pytest runs in the sandbox): a push
-whose changed functions existing tests run goes through block mode; a new function nobody calls,
-added to an already-tested module, is stopped; a version bump is not a change to test."""
+"""The pre-push hook decides on changed behaviour (real `git push` to a local bare remote): with
+the test-impact index (filled by `itarch index`'s real pytest runs in the sandbox), by execution
+— a push whose changed functions existing tests run goes through block mode, a new function
+nobody calls in an already-tested module is stopped; without it, by reading the tests — a new
+function no test names is stopped, a test reaching the code through a re-exporting package
+counts; a version bump is not a change to test."""
 
 from __future__ import annotations
 
@@ -70,3 +72,37 @@ def test_without_an_index_the_answer_says_it_is_static(tmp_path: Path) -> None:
 
     assert done.returncode == 0, done.stderr
     assert "static only: build the test-impact index with `itarch index`" in done.stderr
+
+
+def test_without_an_index_a_new_function_nobody_calls_is_still_blocked(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    install(repo.path, mode="block")
+    added = STORE + "\n\ndef forget(conn, name):\n    conn.execute('DELETE FROM items')\n"
+    repo.commit({"app/store.py": added}, "forget")
+
+    done = repo.push("origin", "main")
+
+    assert done.returncode == 1, done.stderr
+    assert "function    forget" in done.stderr and "new; no existing test runs it" in done.stderr
+    assert "static only" in done.stderr
+
+
+def test_without_an_index_a_test_through_a_re_exporting_package_counts(tmp_path: Path) -> None:
+    from tests.hook.test_pre_push_helpers import APP
+
+    files = {
+        **APP,
+        "app/__init__.py": "from app.store import *  # noqa: F403\n",
+        "tests/test_store.py": (
+            "import app\n\n\ndef test_saved(tmp_path):\n"
+            "    conn = app.connect(tmp_path / 'i.db')\n    assert app.save(conn, 'x') == 'x'\n"
+        ),
+    }
+    repo = make_repo(tmp_path, files)
+    install(repo.path, mode="block")
+    repo.change_store()
+
+    done = repo.push("origin", "main")
+
+    assert done.returncode == 0, done.stderr
+    assert "push blocked" not in done.stderr
