@@ -133,6 +133,15 @@ def _cases_for(
         return v.reduce_to(content, set(keep))
 
     add("verbatim", "verbatim", lambda: content, [], "the file as its authors wrote it", path)
+    unchanged_path, _, unchanged = spec.unchanged_test.partition("::")
+    if spec.change_base and unchanged_path == path:
+        add(
+            Reason.MISSES_CHANGE,
+            "diff",
+            lambda: reduced(unchanged),
+            [unchanged],
+            f"{unchanged}, proposed for the change since {spec.change_base}, which it never runs",
+        )
     if path not in spec.broken_files():
         return made, missed  # a positive case only
     package_dir = PurePosixPath(module_path(prepared.repo, spec.package) or spec.package).parent
@@ -263,15 +272,6 @@ def _cases_for(
         [cheapest],
         f"{cheapest} appends a line to {spec.package}/__init__.py",
     )
-    unchanged_path, _, unchanged = spec.unchanged_test.partition("::")
-    if spec.change_base and unchanged_path == path:
-        add(
-            Reason.MISSES_CHANGE,
-            "diff",
-            lambda: reduced(unchanged),
-            [unchanged],
-            f"{unchanged}, proposed for the change since {spec.change_base}, which it never runs",
-        )
     return made, missed
 
 

@@ -47,6 +47,7 @@ class Reference(BaseModel):
     heldout: dict[str, Lines]  # per held-out file, the lines its tests execute
     mutants: list[MutantInfo] = Field(default_factory=list)
     killed_by_baseline: list[str] = Field(default_factory=list)
+    # per held-out file, the mutants it kills that the baseline misses
     killed_by_heldout: dict[str, list[str]] = Field(default_factory=dict)
     seconds: float = 0.0
 
@@ -88,6 +89,7 @@ def _key(prepared: PreparedTarget) -> str:
     digest.update(agent.__version__.encode())
     for module in (mutator_module, mutation_module):
         digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(Path(__file__).read_bytes())  # how it is measured
     return digest.hexdigest()[:16]
 
 
@@ -128,17 +130,21 @@ def _measure_reference(prepared: PreparedTarget, settings: Settings, key: str) -
                 group.setdefault(path, set()).update(hit)
         mutants = make_mutants(prepared.repo, mutated_lines(heldout), limit=MAX_MUTANTS)
         heldout_ids = {n for n in per_test if n.split("::")[0] in heldout}
+        # The baseline's tests first: a kill of theirs settles the mutant (the scores need the
+        # baseline's kills and the held-out files' kills of the mutants it misses, no more). With
+        # one held-out file, so does its first kill.
         tests_for = {
-            m.id: _covering(per_test, m.path, m.line, heldout_ids)
-            + _covering(per_test, m.path, m.line, set(per_test) - heldout_ids)
+            m.id: _covering(per_test, m.path, m.line, set(per_test) - heldout_ids)
+            + _covering(per_test, m.path, m.line, heldout_ids)
             for m in mutants
         }
+        settles = set(per_test) if len(files) == 1 else set(per_test) - heldout_ids
         result = run_mutants(
             sandbox,
             files=files,
             mutants=mutants,
             tests_for=tests_for,
-            stop_on_kill=set(per_test) - heldout_ids,  # any baseline kill settles it
+            stop_on_kill=settles,
             durations={},
             per_test_limit=settings.sandbox.test_timeout,
         )

@@ -42,9 +42,10 @@ def run_offline(specs: list[TargetSpec], cache: Path, *, jobs: int = 1) -> Suite
 
 
 def _map(work: Callable[[T], R], items: list[T], jobs: int) -> list[R]:
-    """`work` on each item; with jobs > 1, in that many processes. Not threads: on Python < 3.13
-    two threads building ASTs at once can fail with "AST constructor recursion depth mismatch"
-    (CPython gh-106905), and the judge parses every proposed file."""
+    """`work` on each item; with jobs > 1, in that many processes. Not threads: two threads
+    building ASTs at once can fail with "AST constructor recursion depth mismatch" (the
+    converter's recursion counter is shared by the interpreter's threads; CPython gh-106905),
+    and the judge parses every proposed file."""
     if jobs <= 1 or len(items) <= 1:
         return [work(item) for item in items]
     methods = multiprocessing.get_all_start_methods()

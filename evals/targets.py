@@ -82,12 +82,16 @@ SHOP = TargetSpec(
     kind="example",
     seams="HTTP API + bearer-token auth + SQLite repository",
     package="shop",
-    heldout=("tests/test_api.py",),
+    heldout=("tests/test_api.py", "tests/test_auth.py"),
+    broken=("tests/test_api.py",),
     modules=("shop.api", "shop.auth"),
-    redundant_source="tests/test_auth.py::test_token_round_trips_the_username",
+    redundant_source="tests/integration/test_order_placement.py::"
+    "test_placed_order_is_listed_and_reserves_stock",
     # The example's history: the service, then discount codes; the hold-out commit is on top.
+    # The discount change reaches every module the API's tests run (a schema, an error table,
+    # imports: lines that run at import); a token test runs none of it.
     change_base="HEAD~2",
-    unchanged_test="tests/test_api.py::test_login_returns_a_token",
+    unchanged_test="tests/test_auth.py::test_token_round_trips_the_username",
 )
 
 FLASK_SQLALCHEMY = TargetSpec(

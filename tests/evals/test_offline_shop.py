@@ -85,12 +85,12 @@ def test_time_is_split_into_tests_model_and_harness(shop: OfflineTarget) -> None
 def test_the_scorecard_reports_the_confusion_matrix(suite: SuiteResult, tmp_path: Path) -> None:
     markdown = scorecard.render(suite)
     assert "| shop | example |" in markdown
-    assert "| **all** | | | | 1 | 15 | 16 | 16 | 0 | 0 | 0 |" in markdown
-    assert "Positive cases: **1**; negative cases: **15**." in markdown
+    assert "| **all** | | | | 2 | 15 | 17 | 17 | 0 | 0 | 0 |" in markdown
+    assert "Positive cases: **2**; negative cases: **15**." in markdown
     assert "one case per file" in markdown
     assert "None: every case got the verdict" in markdown
     json_path, md_path = suite.write(tmp_path, markdown)
-    assert SuiteResult.model_validate_json(json_path.read_text()).offline[0].accuracy.correct == 16
+    assert SuiteResult.model_validate_json(json_path.read_text()).offline[0].accuracy.correct == 17
     assert md_path.read_text() == markdown
 
 
