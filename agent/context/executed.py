@@ -18,6 +18,9 @@ def tests_running_change(root: Path, changed: list[ChangedFile]) -> dict[str, li
     index = open_index(root, create=False, read_only=True)
     if index is None:
         return None
+    if not index.has_entries():
+        index.close()
+        return None
     found: dict[str, set[str]] = {}
     try:
         for f in changed:

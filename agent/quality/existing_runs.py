@@ -8,10 +8,18 @@ been traced. The judge's baselines and `review` both start from here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from agent.context.imports import import_closure
-from agent.index import FileRecord, ImpactIndex, TestRecord, file_deps, functions_of
+from agent.index import (
+    FileRecord,
+    ImpactIndex,
+    TestRecord,
+    file_deps,
+    functions_of,
+    open_index,
+)
 from agent.log import get_logger
 from agent.quality.classify import worst
 from agent.quality.sandbox_port import SandboxPort
@@ -20,6 +28,14 @@ from agent.schema import CollectError, RunResult, TestOutcome
 log = get_logger(__name__)
 
 _PASSED = ("passed", "xpassed")
+CHEAP_TRACING = (3, 12)  # sys.monitoring: tracing every source file costs little
+
+
+def index_for(sandbox: SandboxPort, repo: Path) -> ImpactIndex | None:
+    """The index a sandbox's runs read and fill: created only where recording is cheap; on
+    older interpreters only one the user built (`itarch index`) is used."""
+    cheap = getattr(sandbox, "python_version", (0, 0)) >= CHEAP_TRACING
+    return open_index(repo, sandbox.workspace, create=cheap)
 
 
 class ExistingRuns:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.context.files import discover_python_files
-from agent.index import open_index
 from agent.log import get_logger
 from agent.quality import coverage as cov
 from agent.quality.base_run import apply_required, check_base, note_mutants
@@ -43,7 +42,7 @@ from agent.quality.evidence import (
     measure_coverage,
     run_mutation,
 )
-from agent.quality.existing_runs import ExistingRuns
+from agent.quality.existing_runs import ExistingRuns, index_for
 from agent.quality.facts import file_facts
 from agent.quality.leaks import check_pollution, check_side_effects
 from agent.quality.marks import bug_marked, normalise_name
@@ -91,7 +90,7 @@ class Judge:
         self.repo = Path(repo) if repo else sandbox.workspace
         self.workspace = sandbox.workspace
         self.scope = scope_of(context, self.workspace, self.tests_root)
-        index = open_index(self.repo, self.workspace) if settings.index else None
+        index = index_for(sandbox, self.repo) if settings.index else None
         sources = discover_python_files(self.workspace)[0] if index is not None else None
         runs = ExistingRuns(sandbox, index, sources)
         self.baseline = Baseline(sandbox, self.scope.trace, runs=runs)

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.context.files import discover_python_files
-from agent.index import open_index
 from agent.log import get_logger
-from agent.quality.existing_runs import ExistingRuns
+from agent.quality.existing_runs import ExistingRuns, index_for
 from agent.quality.mutation import MAX_MUTANTS
 from agent.quality.oracle import conftest_fixture_oracles, oracle_map, shapes_by_test
 from agent.quality.related import imports_of, module_files
@@ -64,7 +63,7 @@ def review(
         python = find_python(repo, settings.python)
         with Sandbox(repo, python, settings.sandbox) as sandbox:
             result.isolation = sandbox.level
-            index = open_index(repo, sandbox.workspace) if settings.index else None
+            index = index_for(sandbox, repo) if settings.index else None
             existing = ExistingRuns(sandbox, index, discover_python_files(sandbox.workspace)[0])
             say(f"running {len(scope.test_files)} test file(s) with line tracing")
             trace = scope.trace

@@ -62,6 +62,8 @@ def settings_for(repo: Path, level: IsolationLevel) -> Settings:
         repo,
         mutation=False,
         reruns=1,
+        # any write to the repository counts as an escape here, itarch's own index included
+        index=False,
         sandbox={
             "isolation": level.value,
             "test_timeout": 3.0,
