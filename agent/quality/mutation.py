@@ -1,10 +1,11 @@
 """Mutation on the change: do the tests notice small bugs planted in the changed lines?
 
 Mutants come from `mutator.generate_mutants`. They are run in one sandboxed pytest session by
-`mutation_driver`, copied into the workspace and hooked in by one line appended to the
-conftest.py above the tests it runs: collection happens once, each mutant runs in a forked child
-that swaps one function's code in memory, children run in parallel, and no source file is ever
-rewritten. For each mutant only the tests that execute its line run.
+the in-sandbox `mutation_driver` (agent/sandbox/inside/), copied into the workspace and hooked in
+by one line appended to the conftest.py above the tests it runs: collection happens once, each
+mutant runs in a forked child that swaps one function's code in memory, children run in
+parallel, and no source file is ever rewritten. For each mutant only the tests that execute its
+line run.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from agent.log import get_logger
 from agent.quality.mutator import Mutant, generate_mutants
 from agent.quality.related import module_name
 from agent.quality.sandbox_port import SandboxPort
+from agent.sandbox.isolation import INSIDE_DIR
 
 log = get_logger(__name__)
 
 DRIVER_MODULE = "_itarch_mutation"
 PLAN_FILE = "_itarch_mutation_plan.json"
 MAX_MUTANTS = 40
-_DRIVER_SOURCE = Path(__file__).with_name("mutation_driver.py")
+_DRIVER_SOURCE = INSIDE_DIR / "mutation_driver.py"
 _HOOK_LINE = f"from {DRIVER_MODULE} import pytest_runtestloop  # noqa: E402,F401  itarch mutation\n"
 
 

@@ -32,7 +32,7 @@ Semantics worth knowing:
 - Outcomes come from our pytest plugin, one `TestOutcome` per test per round (`run` = round).
   Setup/teardown errors are "error"; a strict XPASS is "failed" with `xfail_strict=True` and no
   `exc_type`; xfailed items carry the underlying `exc_type` and `assertion`.
-- Results travel as HMAC-signed, numbered lines under a per-run key (see plugin/itarch_pytest.py
+- Results travel as HMAC-signed, numbered lines under a per-run key (see inside/itarch_pytest.py
   and results.py). A run whose results cannot be trusted (a forged, altered, missing or repeated
   line, a tamper report from inside, an exit status the results contradict) has every test
   reported as "error" with `exc_type="ResultTampering"`, and `RunResult.crashed` says why.

@@ -36,7 +36,7 @@ from agent.schema import IsolationLevel
 
 log = get_logger(__name__)
 
-PLUGIN_DIR = Path(__file__).parent / "plugin"
+INSIDE_DIR = Path(__file__).parent / "inside"  # the code that runs in the sandbox
 BOOT_SCRIPT = "itarch_boot.py"
 _PROBE_TIMEOUT = 30.0
 
@@ -128,9 +128,9 @@ def _probe_env() -> dict[str, str]:
 def _bwrap_problem() -> str | None:
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (apt install bubblewrap)"
-    boot = str(PLUGIN_DIR / BOOT_SCRIPT)
+    boot = str(INSIDE_DIR / BOOT_SCRIPT)
     # itarch itself may live under /tmp (a checkout there, its venv): keep it visible.
-    shown = dict.fromkeys(os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, PLUGIN_DIR))
+    shown = dict.fromkeys(os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, INSIDE_DIR))
     argv = [
         "bwrap",
         *("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"),
@@ -157,7 +157,7 @@ def _unshare_problem() -> str | None:
     if shutil.which("unshare") is None:
         return "unshare is not installed (util-linux)"
     with tempfile.TemporaryDirectory(prefix="itarch-probe-") as scratch:
-        argv = [*_UNSHARE, sys.executable, str(PLUGIN_DIR / BOOT_SCRIPT), "--probe", scratch]
+        argv = [*_UNSHARE, sys.executable, str(INSIDE_DIR / BOOT_SCRIPT), "--probe", scratch]
         report, problem = _run_probe(argv, _probe_env())
     if report is None:
         return problem

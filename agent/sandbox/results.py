@@ -195,7 +195,7 @@ def build_result(
 def family_of(nodeid: str) -> str:
     """The test function a node id belongs to: the id without its parameters (`[...]`).
 
-    The same rule as the plugin's (agent/sandbox/plugin/itarch_pytest.py).
+    The same rule as the plugin's (agent/sandbox/inside/itarch_pytest.py).
     """
     path, sep, rest = nodeid.partition("::")
     return path + sep + rest.split("[", 1)[0]

@@ -18,8 +18,9 @@ from types import TracebackType
 from agent.config import SandboxSettings
 from agent.log import get_logger
 from agent.sandbox.errors import SandboxError
+from agent.sandbox.inside.itarch_boot import KEY_BYTES
 from agent.sandbox.isolation import (
-    PLUGIN_DIR,
+    INSIDE_DIR,
     Launch,
     boot_config,
     build_command,
@@ -27,7 +28,6 @@ from agent.sandbox.isolation import (
     python_roots_for,
     sandbox_env,
 )
-from agent.sandbox.plugin.itarch_boot import KEY_BYTES
 from agent.sandbox.python import inspect_python
 from agent.sandbox.results import MAX_RESULTS_BYTES, build_result, read_events
 from agent.sandbox.runner import run_command
@@ -53,7 +53,7 @@ def _copy_plugin(target: Path, python: Path) -> Path:
     target.mkdir()
     for name in _PLUGIN_FILES:
         (target / name).parent.mkdir(exist_ok=True)
-        shutil.copyfile(PLUGIN_DIR / name, target / name)
+        shutil.copyfile(INSIDE_DIR / name, target / name)
     subprocess.run(
         [str(python), "-m", "py_compile", *(str(target / name) for name in _PLUGIN_FILES)],
         capture_output=True,
@@ -359,7 +359,7 @@ class Sandbox:
         return [*args, "--", *targets] if targets else args
 
     def _children_env(self, run_dir: Path, trace: list[str] | None) -> dict[str, str]:
-        """What lets Python processes a test starts trace the same files (plugin/children)."""
+        """What lets Python processes a test starts trace the same files (inside/children)."""
         if not trace:
             return {}
         (run_dir / "children").mkdir()

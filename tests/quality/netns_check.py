@@ -14,7 +14,7 @@ from agent.config import load_settings
 from agent.log import configure
 from agent.quality import Judge
 from agent.sandbox import Sandbox
-from agent.sandbox.plugin.itarch_boot import loopback_up
+from agent.sandbox.inside.itarch_boot import loopback_up
 from agent.schema import ProposedFile
 
 

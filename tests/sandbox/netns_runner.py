@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.config import SandboxSettings
 from agent.log import configure
 from agent.sandbox import Sandbox
-from agent.sandbox.plugin.itarch_boot import loopback_up
+from agent.sandbox.inside.itarch_boot import loopback_up
 
 
 def main() -> int:

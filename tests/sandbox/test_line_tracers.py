@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PLUGIN = Path(__file__).resolve().parents[2] / "agent" / "sandbox" / "plugin"
+PLUGIN = Path(__file__).resolve().parents[2] / "agent" / "sandbox" / "inside"
 SITE = sysconfig.get_paths()["purelib"]  # pytest is pure Python: the 3.12 run can import it
 
 TARGET = """

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.sandbox import Sandbox
-from agent.sandbox.isolation import PLUGIN_DIR
+from agent.sandbox.isolation import INSIDE_DIR
 
 from .helpers import make_git_repo
 
-_spec = importlib.util.spec_from_file_location("itarch_options", PLUGIN_DIR / "itarch_options.py")
+_spec = importlib.util.spec_from_file_location("itarch_options", INSIDE_DIR / "itarch_options.py")
 assert _spec is not None and _spec.loader is not None
 options = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(options)

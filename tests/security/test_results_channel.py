@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.sandbox.plugin import itarch_pytest
+from agent.sandbox.inside import itarch_pytest
 from agent.sandbox.results import TAMPERING, build_result, read_events
 from agent.schema import IsolationLevel, RunResult
 
