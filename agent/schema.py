@@ -306,6 +306,7 @@ class Context(BaseModel):
     seams: list[Seam] = Field(default_factory=list)
     existing_tests: list[ExistingTest] = Field(default_factory=list)
     tests_by_execution: bool = False  # the test-impact index said which tests run the change
+    failing_tests: list[str] = Field(default_factory=list)  # existing tests failing, per the index
     conventions: Conventions = Field(default_factory=Conventions)
     dropped: list[str] = Field(default_factory=list)  # what the token budget trimmed
     tokens: int = 0  # estimated size of the rendered context

@@ -12,7 +12,7 @@ from agent.context.budget import fit_to_budget, shared_prefix
 from agent.context.conventions import find_conventions
 from agent.context.diff import Change, GitRepo, change
 from agent.context.errors import ContextError
-from agent.context.executed import tests_running_change, with_execution
+from agent.context.executed import failing_tests, tests_running_change, with_execution
 from agent.context.files import ModuleNamer, discover_python_files, is_test_path, read_text
 from agent.context.names import used_assignments
 from agent.context.render import render_context
@@ -120,6 +120,7 @@ def build_context(
         seams=seams,
         existing_tests=existing,
         tests_by_execution=ran is not None,
+        failing_tests=failing_tests(root) if ran is not None else [],
         conventions=find_conventions(
             root, tests, tests_root, [f.path for f in changed] + [t.path for t in targets]
         ),

@@ -39,6 +39,29 @@ def tests_running_change(root: Path, changed: list[ChangedFile]) -> dict[str, li
     return {test: sorted(names) for test, names in found.items()}
 
 
+MAX_FAILING = 20
+
+
+def failing_tests(root: Path) -> list[str]:
+    """Existing tests that fail on the tree as it is, as the index's valid entries recorded them:
+    behaviour the change broke, or tests the change means to update."""
+    index = open_index(root, create=False, read_only=True)
+    if index is None:
+        return []
+    try:
+        found = [
+            f"{nodeid} ({how[:160]})"
+            for test_file in index.test_files()
+            if index.valid(test_file)
+            for nodeid, how in index.failing(test_file)
+        ]
+    finally:
+        index.close()
+    return found[:MAX_FAILING] + (
+        [f"… and {len(found) - MAX_FAILING} more"] if len(found) > MAX_FAILING else []
+    )
+
+
 def with_execution(
     root: Path, existing: list[ExistingTest], ran: dict[str, list[str]]
 ) -> list[ExistingTest]:

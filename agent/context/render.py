@@ -154,6 +154,12 @@ def render_context(ctx: Context) -> str:
         out += ['("runs the changed code": measured by running them; test-impact index)', ""]
     tests = "\n\n".join(existing_test(t) for t in ctx.existing_tests)
     out += [tests or _empty(ctx, "existing tests", "(none import or run these modules)")]
+    if ctx.failing_tests:
+        out += [
+            "",
+            "Existing tests that fail on the tree as it is (their last run, unchanged since):",
+        ]
+        out += [f"- `{t}`" if not t.startswith("…") else f"- {t}" for t in ctx.failing_tests]
     out += ["", "## Conventions", conventions(ctx.conventions, ctx.python)]
     if ctx.dropped:
         out += ["", "## What was trimmed to fit the token budget"]

@@ -189,6 +189,19 @@ class ImpactIndex:
             collect_error=json.loads(row[3]) if row[3] else None,
         )
 
+    def failing(self, test_file: str) -> list[tuple[str, str]]:
+        """(node id, how it failed) of the file's recorded tests that failed or errored."""
+        found = []
+        for nodeid, records in self._all(
+            "SELECT nodeid, records FROM tests WHERE test_file = ? AND passed = 0 ORDER BY rowid",
+            (test_file,),
+        ):
+            bad = [r for r in json.loads(records) if r.get("outcome") in ("failed", "error")]
+            if bad:
+                what = bad[0].get("exc_type") or bad[0]["outcome"]
+                found.append((nodeid, f"{what}: {bad[0].get('message', '')}".strip()))
+        return found
+
     def has_entries(self) -> bool:
         return self._one("SELECT 1 FROM test_files LIMIT 1", ()) is not None
 

@@ -1,6 +1,7 @@
 """The context names the existing tests that run the changed functions, measured by the
 test-impact index: a test that reaches the code only as `pkg.func` through a star re-export is
-found, and marked with what of the change it runs (real git repository, real sandbox runs)."""
+found, and marked with what of the change it runs; existing tests that now fail are listed
+(real git repository, real sandbox runs)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ FILES = {
         def test_compute_adds():
             assert pkg.compute(1) == 2
     """,
+    "tests/test_other.py": """
+        from pkg.core import other
+
+
+        def test_other_is_zero():
+            assert other() == 0
+    """,
 }
 
 
@@ -71,10 +79,13 @@ def test_tests_that_run_the_change_are_named_with_what_they_run(tmp_path: Path) 
     assert not without.tests_by_execution
 
     summary = index(repo, settings=settings)
-    assert summary.passed == 1
+    assert (summary.tests, summary.passed) == (2, 1)  # `other` now returns -1
     ctx = build_context(repo, base="HEAD")
 
     assert ctx.tests_by_execution
     found = {t.path: t.runs_change for t in ctx.existing_tests}
     assert found["tests/test_api.py"] == ["pkg/core.py: compute"]  # `other` no test runs
     assert "runs the changed code: pkg/core.py: compute" in render_context(ctx)
+    assert ctx.failing_tests == [
+        "tests/test_other.py::test_other_is_zero (AssertionError: assert -1 == 0)"
+    ]
