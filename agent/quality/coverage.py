@@ -93,14 +93,17 @@ def _function_spans(path: Path, identity: tuple[int, ...]) -> list[tuple[int, in
 
 
 @functools.lru_cache(maxsize=256)
-def _import_time_lines(path: Path, identity: tuple[int, ...]) -> frozenset[int]:
-    """The lines of a module's top-level statements and class bodies, functions aside: they run
-    when the module is imported."""
+def _import_time_facts(
+    path: Path, identity: tuple[int, ...]
+) -> tuple[dict[int, frozenset[str]], list[tuple[int, int, frozenset[str]]]]:
+    """(line of a top-level statement or class-body statement -> the names it binds; per
+    function, its body's span and the names it uses). Import-time lines run when the module is
+    imported; functions aside."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
-        return frozenset()
-    lines: set[int] = set()
+        return {}, []
+    bound: dict[int, frozenset[str]] = {}
     todo: list[ast.stmt] = list(tree.body)
     while todo:
         node = todo.pop()
@@ -109,8 +112,40 @@ def _import_time_lines(path: Path, identity: tuple[int, ...]) -> frozenset[int]:
         if isinstance(node, ast.ClassDef):
             todo.extend(node.body)
             continue
-        lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-    return frozenset(lines)
+        names = frozenset(_bound_names(node))
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            bound[line] = names
+    uses = []
+    for func in ast.walk(tree):
+        if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+            used = {n.id for n in ast.walk(func) if isinstance(n, ast.Name)}
+            used |= {n.attr for n in ast.walk(func) if isinstance(n, ast.Attribute)}
+            uses.append((func.body[0].lineno, func.end_lineno or func.lineno, frozenset(used)))
+    return bound, uses
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    names: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+            names.add(n.attr)
+    return names
+
+
+def _import_time_lines_used(path: Path, identity: tuple[int, ...], hit: set[int]) -> set[int]:
+    """The import-time lines whose effect the run's functions read: statements binding a name
+    that a function which ran uses (a constant, a table), and statements binding nothing (a
+    module-level call, which runs with every import)."""
+    bound, uses = _import_time_facts(path, identity)
+    used: set[str] = set()
+    for start, end, names in uses:
+        if any(start <= n <= end for n in hit):
+            used |= names
+    return {line for line, names in bound.items() if not names or names & used}
 
 
 def _identity(full: Path) -> tuple[int, ...] | None:
@@ -141,10 +176,10 @@ def function_at(workspace: Path, path: str, line: int) -> str | None:
 def with_headers(lines: Lines, workspace: Path) -> Lines:
     """Add what a run exercised that a per-test trace never reports: the `def` (and decorator)
     lines of every function whose body ran, and the import-time lines (top-level statements,
-    class bodies) of every module that ran.
+    class bodies) that the functions which ran read.
 
     A changed signature or decorator is covered by any test that runs the function; a changed
-    constant or table entry by any test that runs code of its module, which reads it.
+    constant or table entry by any test that runs a function of its module that reads it.
     """
     out: Lines = {}
     for path, hit in lines.items():
@@ -153,7 +188,7 @@ def with_headers(lines: Lines, workspace: Path) -> Lines:
             if any(body <= n <= end for n in hit):
                 extra.update(range(first, body))
         if hit and (identity := _identity(workspace / path)) is not None:
-            extra |= _import_time_lines(workspace / path, identity)
+            extra |= _import_time_lines_used(workspace / path, identity, hit)
         out[path] = extra
     return out
 

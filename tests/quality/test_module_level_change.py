@@ -115,3 +115,37 @@ def test_a_case_that_fails_on_the_base_is_kept_though_its_trace_repeats_an_exist
     assert (strike.verdict, strike.on_base, strike.detects_change) == ("accepted", "failed", True)
     assert "kept although its trace alone said redundant" in strike.base_detail
     assert (bold.verdict, bold.reason) == ("rejected", "redundant")
+
+
+def test_a_test_running_only_code_that_never_reads_the_changed_table_misses_it(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "codes"
+    _write(repo, "pkg/__init__.py", "")
+    source = CODES + "\n\n    def version():\n        return 1\n"
+    _write(repo, "pkg/codes.py", source)
+    _write(repo, "tests/test_codes.py", "def test_nothing():\n    assert True\n")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "base")
+    _write(repo, "pkg/codes.py", source.replace('"bold": 1,', '"bold": 1,\n        "strike": 9,'))
+    _git(repo, "commit", "-qam", "strike")
+    _write(
+        repo,
+        "tests/test_version.py",
+        """
+        from pkg.codes import version
+
+
+        def test_version():
+            assert version() == 1
+        """,
+    )
+    settings = load_settings(repo)
+    settings.python = sys.executable
+    settings.reruns = 1
+
+    result = check(repo, [str(repo / "tests/test_version.py")], settings=settings, base="HEAD~1")
+
+    [verdict] = result.files[0].tests
+    assert (verdict.verdict, verdict.reason) == ("rejected", "misses_change"), verdict.detail
