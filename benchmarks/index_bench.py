@@ -6,8 +6,8 @@ scratch directory. Measured, each as a median of --runs against a baseline taken
 
 1. the whole suite: bare `pytest` (the project's own configuration) vs `itarch index` cold (the
    first build), warm (nothing changed: nothing runs) and after one source file changed;
-2. one real test file: bare `pytest FILE` vs `itarch check FILE`, cold (no index) and warm (the
-   existing tests' baseline read back from the index).
+2. one real test file: bare `pytest FILE` vs `itarch check FILE`, cold (no index) and warm
+   (after `itarch index`: the existing tests' baselines read back).
 
     .venv/bin/python benchmarks/index_bench.py [--project python-dateutil] [--file F] [--runs 3]
 
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.log import configure
 from evals.compat_prepare import prepare
 from evals.compat_targets import COMPAT_TARGETS as TARGETS
 
@@ -69,6 +70,7 @@ def main() -> int:
     parser.add_argument("--file", default=None, help="the test file to check (repo-relative)")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    configure()  # diagnostics on stderr: stdout is the JSON document
     cache = Path(os.environ.get("EVALS_CACHE_DIR", Path.home() / ".cache" / "itarch" / "evals"))
     say(f"preparing {args.project} ...")
     prepared = prepare(TARGETS[args.project], cache)
@@ -103,6 +105,7 @@ def main() -> int:
         shutil.rmtree(repo / ".itarch")
         check = [*itarch, "check", test_file, "--json"]
         cold_check = timed(check, repo, ok=(0, 1))
+        timed([*itarch, "index"], repo)  # warm: the existing tests' baselines in the index
         warm_check = median(check, repo, args.runs, ok=(0, 1))
     report = {
         "project": args.project,
