@@ -26,13 +26,13 @@ log = get_logger(__name__)
 
 INDEX_FILE = Path(".itarch") / "index.db"
 # Bumped whenever what is recorded changes meaning: older entries are then ignored.
-SCHEMA = 2
+SCHEMA = 3
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS test_files (
     path TEXT PRIMARY KEY, environment TEXT NOT NULL, collects INTEGER NOT NULL,
     changed_paths TEXT NOT NULL, leftover_processes INTEGER NOT NULL, recorded REAL NOT NULL,
-    collect_error TEXT NOT NULL);
+    collect_error TEXT NOT NULL, traced TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deps (
     test_file TEXT NOT NULL, path TEXT NOT NULL, sha TEXT NOT NULL,
     PRIMARY KEY (test_file, path));
@@ -80,11 +80,13 @@ class ImpactIndex:
 
     # ------------------------------------------------------------------ write
 
-    def record(self, entry: FileRecord, environment: str) -> None:
+    def record(self, entry: FileRecord, environment: str, traced: list[str] | None = None) -> None:
+        """Record a test file's run; `traced`: the only files whose lines were recorded (None:
+        every source file, an entry that answers any question)."""
         with self._write() as db:
             self._forget(db, entry.path)
             db.execute(
-                "INSERT INTO test_files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO test_files VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.path,
                     environment,
@@ -93,6 +95,7 @@ class ImpactIndex:
                     entry.leftover_processes,
                     time.time(),
                     json.dumps(entry.collect_error) if entry.collect_error else "",
+                    "" if traced is None else json.dumps(sorted(traced)),
                 ),
             )
             db.executemany(
@@ -153,10 +156,17 @@ class ImpactIndex:
         row = self._one("SELECT collects FROM test_files WHERE path = ?", (test_file,))
         return bool(row and row[0]) and self.valid(test_file, environment)
 
-    def load(self, test_file: str, environment: str) -> FileRecord | None:
-        """The test file's entry when it is valid for this environment, else None."""
+    def load(
+        self, test_file: str, environment: str, need: set[str] | None = None
+    ) -> FileRecord | None:
+        """The test file's entry when it is valid for this environment and traced at least the
+        files in `need`, else None."""
         if not self.valid(test_file, environment):
             return None
+        if need:
+            row = self._one("SELECT traced FROM test_files WHERE path = ?", (test_file,))
+            if row is None or (row[0] and not need <= set(json.loads(row[0]))):
+                return None
         row = self._one(
             "SELECT collects, changed_paths, leftover_processes, collect_error FROM test_files "
             "WHERE path = ?",
@@ -203,10 +213,16 @@ class ImpactIndex:
         return found
 
     def has_entries(self) -> bool:
-        return self._one("SELECT 1 FROM test_files LIMIT 1", ()) is not None
+        """Whether any entry traced every source file (the index was built, not only used)."""
+        return self._one("SELECT 1 FROM test_files WHERE traced = '' LIMIT 1", ()) is not None
 
     def test_files(self) -> list[str]:
-        return [row[0] for row in self._all("SELECT path FROM test_files ORDER BY path", ())]
+        """Test files whose entries traced every source file: the ones that answer for any
+        file whether their tests ran it."""
+        return [
+            row[0]
+            for row in self._all("SELECT path FROM test_files WHERE traced = '' ORDER BY path", ())
+        ]
 
     def recorded_sha(self, test_file: str, path: str) -> str | None:
         row = self._one("SELECT sha FROM deps WHERE test_file = ? AND path = ?", (test_file, path))

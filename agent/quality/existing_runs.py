@@ -32,10 +32,8 @@ CHEAP_TRACING = (3, 12)  # sys.monitoring: tracing every source file costs littl
 
 
 def index_for(sandbox: SandboxPort, repo: Path) -> ImpactIndex | None:
-    """The index a sandbox's runs read and fill: created only where recording is cheap; on
-    older interpreters only one the user built (`itarch index`) is used."""
-    cheap = getattr(sandbox, "python_version", (0, 0)) >= CHEAP_TRACING
-    return open_index(repo, sandbox.workspace, create=cheap)
+    """The index a sandbox's runs read and fill."""
+    return open_index(repo, sandbox.workspace)
 
 
 class ExistingRuns:
@@ -51,8 +49,9 @@ class ExistingRuns:
         self.index = index
         self.sources = sorted(set(sources or []))
         self.environment = str(getattr(sandbox, "python", ""))
-        # Recording traces every source file: cheap with sys.monitoring (3.12+); on older
-        # interpreters only when asked (`itarch index`) or once the user built an index.
+        # Tracing every source file (an entry that answers any question) is cheap with
+        # sys.monitoring (3.12+); on older interpreters it is done when asked (`itarch index`)
+        # or once the user built an index; otherwise runs are kept for what they traced.
         version = getattr(sandbox, "python_version", (0, 0))
         self.records = index is not None and (record or version >= (3, 12) or index.has_entries())
         self.reused = 0  # test files read back from the index, all calls
@@ -66,7 +65,7 @@ class ExistingRuns:
             return result
         known: dict[str, FileRecord] = {}
         for path in files:
-            if (record := self.index.load(path, self.environment)) is not None:
+            if (record := self.index.load(path, self.environment, set(trace))) is not None:
                 known[path] = record
         self.reused += len(known)
         fresh = [p for p in files if p not in known]
@@ -76,14 +75,16 @@ class ExistingRuns:
             traced = sorted({*self.sources, *trace}) if self.records else trace
             live = self.sandbox.run({}, select=fresh, trace=traced or None)
             self.seconds = live.duration
-            # A run cut short (crash, wall clock) says nothing reliable about the files.
-            if self.records and not (live.crashed or live.timed_out):
-                self._record(live, fresh)
+            # A run cut short (crash, wall clock) says nothing reliable about the files. Where
+            # tracing everything is dear, the run is kept for what it traced: the next check of
+            # the same change reads it back.
+            if not (live.crashed or live.timed_out):
+                self._record(live, fresh, None if self.records else traced)
         if known:
             log.info("existing tests read from the index", files=len(known), ran=len(fresh))
         return _narrowed(_merged(files, known, live), set(trace))
 
-    def _record(self, result: RunResult, files: list[str]) -> None:
+    def _record(self, result: RunResult, files: list[str], traced: list[str] | None) -> None:
         assert self.index is not None
         root = self.sandbox.workspace
         errors = {e.path: e for e in result.collect_errors}
@@ -126,6 +127,7 @@ class ExistingRuns:
                     collect_error=error.model_dump(mode="json") if error else None,
                 ),
                 self.environment,
+                traced,
             )
 
 
