@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from agent.config import Settings
-from agent.hook.git import git
+from agent.git import git
 from agent.hook.model import hook_model
 from agent.hook.report import fix_command, print_scans
 from agent.hook.scan import RangeScan

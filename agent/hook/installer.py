@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from agent.errors import UserError
-from agent.hook.git import GitError, git
+from agent.git import GitError, git
 
 HOOK = "pre-push"
 LEGACY = "pre-push.legacy"

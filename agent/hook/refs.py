@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.hook.git import git, git_ok, lines
+from agent.git import git, git_ok, lines
 
 
 @dataclass(frozen=True)

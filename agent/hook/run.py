@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from agent.hook.git import toplevel
+from agent.git import toplevel
 from agent.hook.installer import (
     HOOK,
     LEGACY,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from agent.context.files import ModuleNamer, is_test_path
 from agent.context.seams import Found, Scanner, to_seam
+from agent.git import git, lines, read_blobs
 from agent.hook.evidence import load_evidence
 from agent.hook.existing_tests import read_test
-from agent.hook.git import git, lines, read_blobs
 from agent.hook.impact import STATIC_HINT, ChangedFunction, IndexAnswers, changed_functions
 from agent.hook.mapping import (
     CallGraphs,
