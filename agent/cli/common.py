@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +15,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from agent import git
 from agent.config import Settings, load_settings
-from agent.context.diff import git_refusal
 from agent.errors import UserError
 from agent.log import configure
 from agent.pipeline import Interrupted
@@ -157,26 +156,19 @@ def resolve_repo(raw: Path) -> Path:
     if not raw.is_dir():
         raise CliError(f"{raw} is not a directory (use --repo DIR)")
     try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--is-bare-repository", "--show-toplevel"],
-            cwd=raw,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except OSError:
-        raise CliError("git is not installed (or not on PATH)") from None
-    refused = git_refusal(done.stderr, raw.resolve())
+        where = git.work_tree(raw)
+    except git.GitError as exc:
+        raise CliError(str(exc)) from None
+    refused = git.refusal(where.stderr, raw.resolve())
     if refused:
         raise CliError(refused)
-    lines = done.stdout.splitlines()
-    if lines[:1] == ["true"]:
+    if where.bare:
         raise CliError(f"{raw} is a bare git repository; point --repo at a work tree")
-    if done.returncode != 0 or len(lines) < 2:
-        if "work tree" in done.stderr:  # inside .git, or a work tree git cannot see
+    if where.top is None:
+        if "work tree" in where.stderr:  # inside .git, or a work tree git cannot see
             raise CliError(f"{raw} is not inside a git work tree (use --repo DIR)")
         raise CliError(f"{raw} is not inside a git repository (use --repo DIR)")
-    return Path(lines[1]).resolve()
+    return where.top
 
 
 def settings_for(g: Globals, **flags: Any) -> Settings:

@@ -3,19 +3,11 @@ that are new in the changed version. Read-only: only git commands that never wri
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import git
-from git.exc import (
-    GitCommandError,
-    GitCommandNotFound,
-    InvalidGitRepositoryError,
-    NoSuchPathError,
-)
-
+from agent import git
 from agent.context.errors import ContextError
 from agent.context.files import ModuleNamer, read_text
 from agent.context.untracked import user_untracked
@@ -25,10 +17,6 @@ from agent.schema import ChangedFile
 
 log = get_logger(__name__)
 
-# git's well-known empty tree: the "parent" of a root commit.
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-# No opportunistic index refresh or lock files: reading must leave .git untouched.
-READ_ONLY_ENV = {"GIT_OPTIONAL_LOCKS": "0"}
 # Untracked files larger than this are listed but their content is not inlined in the diff;
 # beyond the second limit they are not even read (no line numbers).
 UNTRACKED_INLINE_LIMIT = 256 * 1024
@@ -44,22 +32,6 @@ _STATUS: dict[str, Status] = {
     "D": "deleted",
     "R": "renamed",
 }
-_DUBIOUS = re.compile(r"dubious ownership in repository at '([^']+)'")
-
-
-def git_refusal(stderr: str, where: Path) -> str | None:
-    """What to tell the user when git refuses to work in a repository at all, else None.
-
-    git (since 2.35.2) refuses a repository owned by another user unless it is listed in
-    safe.directory; everything it is then asked reads as "no commits" or "unknown ref"."""
-    found = _DUBIOUS.search(stderr)
-    if found is None and "dubious ownership" not in stderr:
-        return None
-    path = found.group(1) if found else str(where)
-    return (
-        f"git refuses to work in {path}: it is owned by another user (git's safe.directory "
-        f"check); if you trust it, run: git config --global --add safe.directory {path}"
-    )
 
 
 class GitRepo:
@@ -69,39 +41,36 @@ class GitRepo:
         if not root.is_dir():
             raise ContextError(f"{root} is not a directory")
         try:
-            self.repo = git.Repo(root, search_parent_directories=True)
-        except (InvalidGitRepositoryError, NoSuchPathError):
-            raise ContextError(f"{root} is not a git repository") from None
-        if self.repo.bare or self.repo.working_tree_dir is None:
+            where = git.work_tree(root)
+        except git.GitError as exc:
+            raise ContextError(str(exc)) from None
+        refused = git.refusal(where.stderr, root)
+        if refused:
+            raise ContextError(refused)
+        if where.bare:
             raise ContextError(f"{root} is a bare git repository; a working tree is needed")
-        top = Path(self.repo.working_tree_dir).resolve()
-        rel = root.resolve().relative_to(top).as_posix()
+        if where.top is None:
+            raise ContextError(f"{root} is not a git repository")
+        rel = root.resolve().relative_to(where.top).as_posix()
+        self.top = where.top  # where git runs: paths and pathspecs are relative to it
         self.root = root
         self.prefix = "" if rel == "." else rel + "/"
 
     def run(self, *args: str) -> str:
         """A read-only git command's output; a failure is a ContextError with git's own reason."""
         try:
-            out = self.repo.git.execute(
-                ["git", "-c", "core.quotepath=false", *args],
-                env=READ_ONLY_ENV,
-                strip_newline_in_stdout=False,
-            )
-        except GitCommandNotFound:
-            raise ContextError("git is not installed (or not on PATH)") from None
-        except GitCommandError as exc:
-            stderr = str(exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
-            refused = git_refusal(stderr, self.root)
+            done = git.run(self.top, *args, config=git.UNQUOTED_PATHS)
+        except git.GitError as exc:
+            raise ContextError(str(exc)) from None
+        if not done.ok:
+            refused = git.refusal(done.stderr, self.root)
             if refused:
                 raise ContextError(refused) from None
-            lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-            fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
-            reason = (fatal or lines or [f"exit code {exc.status}"])[0]
-            raise ContextError(f"git {args[0]} failed in {self.root}: {reason}") from None
-        return str(out)
+            raise ContextError(f"git {args[0]} failed in {self.root}: {done.reason()}") from None
+        return done.text()
 
     def has_commits(self) -> bool:
-        if self.repo.head.is_valid():
+        if git.is_commit(self.top, "HEAD"):
             return True
         self.run("rev-parse", "--git-dir")  # git's own refusal (safe.directory), if that is why
         return False
@@ -131,8 +100,11 @@ class GitRepo:
             ) from None
 
     def parent_or_empty(self, sha: str) -> str:
-        parents = self.repo.commit(sha).parents
-        return parents[0].hexsha if parents else EMPTY_TREE
+        try:
+            parents = git.parents(self.top, sha)
+        except git.GitError as exc:
+            raise ContextError(f"git rev-list failed in {self.root}: {exc}") from None
+        return parents[0] if parents else git.EMPTY_TREE
 
     def merge_base(self, base: str, head: str) -> str:
         """Where head forked from base, so commits that only base gained are not in the change."""
@@ -144,10 +116,10 @@ class GitRepo:
     def read_at(self, rev: str, rel: str) -> str | None:
         """A file's text as committed in `rev` (None when absent or binary)."""
         try:
-            data: bytes = self.repo.commit(rev).tree[self.prefix + rel].data_stream.read()
-        except (KeyError, ValueError):
+            data = git.read_blob_bytes(self.top, rev, [self.prefix + rel]).get(self.prefix + rel)
+        except git.GitError:
             return None
-        if b"\0" in data[:8192]:
+        if data is None or b"\0" in data[:8192]:
             return None
         return data.decode("utf-8", errors="replace")
 

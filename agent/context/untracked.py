@@ -10,10 +10,10 @@ walk of its tree.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from agent import git
 from agent.log import get_logger
 
 log = get_logger(__name__)
@@ -129,15 +129,6 @@ def _walk(root: Path, folder: str, limit: int) -> list[str]:
 def _ignored(root: Path, paths: list[str]) -> set[str]:
     """The paths git ignores (`git check-ignore`, read-only)."""
     try:
-        proc = subprocess.run(
-            ["git", "check-ignore", "--stdin", "-z"],
-            input="\0".join(paths) + "\0",
-            capture_output=True,
-            text=True,
-            cwd=root,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-            check=False,
-        )
-    except OSError:
+        return git.check_ignore(root, paths)
+    except git.GitError:
         return set()
-    return set(filter(None, proc.stdout.split("\0")))
