@@ -27,6 +27,7 @@ log = get_logger(__name__)
 INDEX_FILE = Path(".itarch") / "index.db"
 # Bumped whenever what is recorded changes meaning: older entries are then ignored.
 SCHEMA = 3
+_BATCH = 500  # parameters per query, well under SQLite's limit
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS test_files (
@@ -223,6 +224,30 @@ class ImpactIndex:
             row[0]
             for row in self._all("SELECT path FROM test_files WHERE traced = '' ORDER BY path", ())
         ]
+
+    def answering(self, paths: set[str]) -> set[str]:
+        """Test files whose entries traced every file of `paths` (every source file, or at least
+        these): the ones whose recorded tests say whether they ran them."""
+        return {
+            test_file
+            for test_file, traced in self._all("SELECT path, traced FROM test_files", ())
+            if not traced or paths <= set(json.loads(traced))
+        }
+
+    def lines_run(self, paths: Iterable[str]) -> dict[str, dict[str, set[int]]]:
+        """test file -> path -> the lines of `paths` its recorded tests executed, passing or
+        not."""
+        wanted = sorted(set(paths))
+        found: dict[str, dict[str, set[int]]] = {}
+        for start in range(0, len(wanted), _BATCH):
+            batch = wanted[start : start + _BATCH]
+            for test_file, path, lines in self._all(
+                "SELECT test_file, path, lines FROM executed "
+                f"WHERE path IN ({','.join('?' * len(batch))})",
+                batch,
+            ):
+                found.setdefault(test_file, {}).setdefault(path, set()).update(json.loads(lines))
+        return found
 
     def recorded_sha(self, test_file: str, path: str) -> str | None:
         row = self._one("SELECT sha FROM deps WHERE test_file = ? AND path = ?", (test_file, path))
