@@ -7,6 +7,7 @@ import ast
 from dataclasses import dataclass
 
 from agent.hook.routes import Requests, requests_of
+from agent.tests_map import imports_in
 
 # Longer strings are prose or data, not routes, event names or module names.
 _MAX_STRING = 200
@@ -15,7 +16,7 @@ _MAX_STRING = 200
 @dataclass(frozen=True)
 class TestFacts:
     path: str
-    imports: frozenset[str]  # "shop.orders" and "shop.orders.OrderService" for a from-import
+    imports: frozenset[str]  # `agent.tests_map.imports_in`: absolute imports only
     names: frozenset[str]  # identifiers and attribute names used anywhere
     strings: frozenset[str]
     requests: Requests
@@ -27,16 +28,10 @@ def read_test(path: str, text: str) -> TestFacts | None:
         tree = ast.parse(text, filename=path)
     except (SyntaxError, ValueError):
         return None
-    imports: set[str] = set()
     names: set[str] = set()
     strings: set[str] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imports.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            imports.add(node.module)
-            imports.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Name):
+        if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.Attribute):
             names.add(node.attr)
@@ -50,7 +45,7 @@ def read_test(path: str, text: str) -> TestFacts | None:
             strings.add(node.value)
     return TestFacts(
         path=path,
-        imports=frozenset(imports),
+        imports=imports_in(tree),
         names=frozenset(names),
         strings=frozenset(strings),
         requests=requests_of(tree, strings),

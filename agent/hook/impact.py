@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agent.context.behaviour import compare
 from agent.index import MODULE, ImpactIndex, function_spans, open_index
+from agent.tests_map import functions_run
 
 STATIC_HINT = "static only: build the test-impact index with `itarch index` to decide by execution"
 
@@ -66,10 +67,8 @@ class IndexAnswers:
         """Whether a passing indexed test executes this function (or imports its module)."""
         if changed.qualname == MODULE:
             return self._index.imported_by_passing(changed.path)
-        return any(
-            changed.qualname in functions
-            for _, _, _, functions in self._index.executions(changed.path)
-        )
+        ran = functions_run(self._index, changed.path).values()
+        return any(changed.qualname in functions for functions in ran)
 
     def describe(self) -> str:
         return f"execution: the test-impact index of {len(self.test_files)} test file(s)"

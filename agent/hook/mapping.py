@@ -2,9 +2,10 @@
 
 A test (or a conftest.py, whose fixtures run for the tests below it) exercises a module it
 imports, a seam whose function it names (or a function of the module that calls it), a route
-whose method and path it requests, an event whose name it uses. Cheap and generous on purpose:
-it runs on every push and must not cry wolf; coverage evidence from earlier runs adds what a
-static reading cannot see.
+whose method and path it requests, an event whose name it uses. Which modules a test imports,
+and so reaches, is `agent.tests_map`'s reading, the one mapping from tests to code; names,
+routes and events are the hook's own. Cheap and generous on purpose: it runs on every push and
+must not cry wolf; coverage evidence from earlier runs adds what a static reading cannot see.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from agent.hook.evidence import Evidence
 from agent.hook.existing_tests import TestFacts
 from agent.hook.routes import Route
 from agent.schema import Seam
+from agent.tests_map import reaches, with_conftests
 
 _LITERAL = re.compile(r"""\(\s*['"]([^'"]+)['"]""")
 
@@ -52,24 +54,13 @@ class TestReach:
     def imports_module(self, module: str) -> bool:
         """It imports the module, a name of it, or a package above it (which may re-export it:
         `from .core import *`, then `pkg.func`)."""
-        return any(
-            n == module or n.startswith(module + ".") or module.startswith(n + ".")
-            for n in self.imports
-        )
+        return reaches(self.imports, module)
 
 
 def reach_of(tests: list[TestFacts]) -> list[TestReach]:
-    conftests = {
-        t.path.rpartition("/")[0]: t.imports for t in tests if t.path.endswith("conftest.py")
-    }
-    reach = []
-    for t in tests:  # conftest.py files too: their fixtures run the code they call
-        imports = set(t.imports)
-        for folder, names in conftests.items():
-            if not folder or t.path.startswith(folder + "/"):
-                imports |= names
-        reach.append(TestReach(t, frozenset(imports)))
-    return reach
+    # conftest.py files too: their fixtures run the code they call
+    imports = with_conftests({t.path: t.imports for t in tests})
+    return [TestReach(t, imports[t.path]) for t in tests]
 
 
 def find_gaps(
