@@ -93,8 +93,7 @@ def build_context(
     target_modules = [t.module for t in targets]
     wanted = TargetModules(modules={t.module: t.path for t in targets})
     for module in target_modules:
-        for package, exported in reexports(repo_map, module).items():
-            wanted.reexports.setdefault(package, set()).update(exported)
+        wanted.reexports[module] = reexports(repo_map, module)
     known = set(repo_map.modules) | set(wanted.modules)
     existing = find_existing_tests(root, tests, wanted, known, namer)
     ran = tests_running_change(root, changed) if base is not None else None

@@ -10,6 +10,7 @@ from agent.context.files import is_test_path, read_text
 from agent.context.tests_index import test_names
 from agent.index import MODULE, function_spans, open_index
 from agent.schema import ChangedFile, ExistingTest
+from agent.tests_map import functions_run
 
 
 def tests_running_change(root: Path, changed: list[ChangedFile]) -> dict[str, list[str]] | None:
@@ -31,7 +32,7 @@ def tests_running_change(root: Path, changed: list[ChangedFile]) -> dict[str, li
             if text is None:
                 continue
             functions = _functions(text, set(lines))
-            for _, test_file, _, ran in index.executions(f.path):
+            for test_file, ran in functions_run(index, f.path).items():
                 for name in functions & ran:
                     found.setdefault(test_file, set()).add(f"{f.path}: {name}")
     finally:

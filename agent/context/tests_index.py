@@ -1,5 +1,6 @@
-"""Existing tests that touch the changed modules (found by what they import), with their test
-names and a short excerpt to show how this repository writes tests."""
+"""Existing tests that touch the changed modules (found by what they import, as
+`agent.tests_map` reads and matches imports), with their test names and a short excerpt to show
+how this repository writes tests."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.context.files import ModuleNamer, read_text
-from agent.context.imports import iter_statements, known_prefix, package_of, targets
+from agent.context.imports import known_prefix, package_of
 from agent.context.repo_map import gc_paused
 from agent.schema import ExistingTest
+from agent.tests_map import reaches, read_imports
 
 EXCERPT_LINES = 25
 MAX_TEST_NAMES = 25
@@ -22,7 +24,8 @@ class TargetModules:
     """The modules tests are matched against, and their public top-level names (re-exports)."""
 
     modules: dict[str, str]  # module -> path
-    reexports: dict[str, set[str]] = field(default_factory=dict)  # package -> target names
+    # module -> package above it -> the names the package re-exports from the module
+    reexports: dict[str, dict[str, set[str]]] = field(default_factory=dict)
 
 
 class TextFilter:
@@ -40,8 +43,9 @@ class TextFilter:
                 self.pairs.setdefault(f"from {parent} import", set()).add(last)
             top = path.split("/", 1)[0]
             self.relative.append((top + "/", last))
-        for package, names in wanted.reexports.items():
-            self.pairs.setdefault(f"from {package} import", set()).update(names)
+        for exported in wanted.reexports.values():
+            for package, names in exported.items():
+                self.pairs.setdefault(f"from {package} import", set()).update(names)
 
     def __call__(self, path: str, text: str) -> bool:
         if any(module in text for module in self.full):
@@ -147,22 +151,20 @@ def find_existing_tests(
             hits: set[str] = set()
             import_nodes: list[ast.stmt] = []
             bound: set[str] = set()
-            for node in iter_statements(tree.body):
-                if not isinstance(node, ast.Import | ast.ImportFrom):
+            for found in read_imports(tree, package):
+                repo_module = known_prefix(found.dotted, known)
+                if repo_module is None:
                     continue
-                for dotted, name in targets(node, package):
-                    repo_module = known_prefix(dotted, known)
-                    if repo_module is None:
-                        continue
-                    imported.add(repo_module)
-                    parent = dotted.rpartition(".")[0]
-                    target = repo_module if repo_module in wanted.modules else None
-                    if target is None and name and name in reexports.get(parent, ()):
-                        target = parent
-                    if target is not None:
-                        hits.add(target)
-                        import_nodes.append(node)
-                        bound.add(name or dotted.split(".")[0])
+                imported.add(repo_module)
+                reached = {
+                    target
+                    for target in wanted.modules
+                    if reaches(found.names, target, reexports.get(target, {}))
+                }
+                if reached:
+                    hits |= reached
+                    import_nodes.append(found.node)
+                    bound.add(found.name or found.dotted.split(".")[0])
             if not hits:
                 continue
             test = ExistingTest(
