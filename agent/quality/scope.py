@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from agent.quality.related import module_path
+from agent.context.files import module_path
 from agent.schema import Context, Seam
 
 

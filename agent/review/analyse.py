@@ -19,7 +19,6 @@ from agent.log import get_logger
 from agent.quality.existing_runs import ExistingRuns, index_for
 from agent.quality.mutation import MAX_MUTANTS
 from agent.quality.oracle import conftest_fixture_oracles, oracle_map, shapes_by_test
-from agent.quality.related import imports_of, module_files
 from agent.review import runs
 from agent.review.model import (
     ErrorPath,
@@ -34,6 +33,7 @@ from agent.review.static import Function, error_sites, functions, holder
 from agent.sandbox import Sandbox, find_python
 from agent.sandbox.probe import ensure_suite_collects
 from agent.schema import Reason, Seam
+from agent.tests_map import imports_of, module_files
 
 log = get_logger(__name__)
 Progress = Callable[[str], None]

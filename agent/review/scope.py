@@ -11,8 +11,8 @@ from agent.context.files import ModuleNamer, discover_python_files
 from agent.context.imports import known_prefix
 from agent.context.repo_map import RepoMap, build_repo_map
 from agent.context.seams import Target, find_seams, scan_module
-from agent.quality.related import imports_of, module_files
 from agent.schema import Seam
+from agent.tests_map import TestMap
 
 # Top-level files that are tooling, not the project's code.
 _TOOLING = frozenset({"setup", "noxfile", "fabfile", "tasks", "manage", "conftest", "dodo"})
@@ -126,19 +126,8 @@ def _test_files(root: Path, repo_map: RepoMap, modules: set[str]) -> list[str]:
                 reach.add(user)
                 todo.append(user)
     paths = {repo_map.modules[m].path for m in reach if m in repo_map.modules}
-    test_modules = [t for t in repo_map.test_files if _is_test_module(t)]
-    chosen: set[str] = set()
-    for rel in repo_map.test_files:
-        if not module_files(root, imports_of(root / rel)) & paths:
-            continue
-        if PurePosixPath(rel).name == "conftest.py":
-            folder = PurePosixPath(rel).parent.as_posix()
-            chosen.update(
-                t for t in test_modules if folder in ("", ".") or t.startswith(folder + "/")
-            )
-        elif _is_test_module(rel):
-            chosen.add(rel)
-    return sorted(chosen)
+    tests = TestMap(root, repo_map.test_files)
+    return sorted(t for t in repo_map.test_files if _is_test_module(t) and tests.files(t) & paths)
 
 
 def _is_test_module(rel: str) -> bool:
