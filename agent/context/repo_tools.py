@@ -11,13 +11,13 @@ import ast
 import fnmatch
 import os
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from agent import git
 from agent.context.files import SKIP_DIRS, ModuleNamer, read_text
 from agent.context.names import used_assignments
 from agent.fs import is_within
@@ -32,7 +32,6 @@ MAX_HITS = 100
 MAX_LINE_CHARS = 240  # a search hit's line is shown up to this length
 MAX_SYMBOLS = 5
 MAX_SYMBOL_LINES = 300
-GIT_ENV = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
 
 
 class ToolError(Exception):
@@ -171,17 +170,17 @@ class RepoTools:
     def _files(self) -> list[str]:
         """Tracked and untracked-but-not-ignored files (every file, outside git)."""
         try:
-            out = subprocess.run(
-                ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                cwd=self.root,
-                env=GIT_ENV,
-                capture_output=True,
+            listed = git.ls_files(
+                self.root,
+                "--cached",
+                "--others",
+                "--exclude-standard",
                 timeout=60,
-                check=True,
-            ).stdout.decode("utf-8", errors="replace")
-            return sorted(set(filter(None, out.split("\0"))))
-        except (OSError, subprocess.SubprocessError):
+                errors="replace",
+            )
+        except git.GitError:
             return self._walk()
+        return sorted(set(listed))
 
     def _walk(self) -> list[str]:
         found: list[str] = []
@@ -242,20 +241,14 @@ class RepoTools:
             raise ToolError("this run has no base revision: the change is given by modules")
         rel = real.relative_to(self.root).as_posix()
         try:
-            done = subprocess.run(
-                ["git", "show", f"{self.base}:{rel}"],
-                cwd=self.root,
-                env=GIT_ENV,
-                capture_output=True,
-                timeout=60,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
+            data = git.show(self.root, self.base, rel, timeout=60)
+        except git.GitError as exc:
             raise ToolError(f"cannot read {rel!r} at {self.base}: {exc}") from None
-        if done.returncode != 0:
+        if data is None:
             raise ToolError(f"{rel!r} did not exist at the base revision {self.base}")
-        if b"\0" in done.stdout[:8192]:
+        if b"\0" in data[:8192]:
             return None
-        return done.stdout.decode("utf-8", errors="replace")
+        return data.decode("utf-8", errors="replace")
 
     def _missing(self, path: str) -> str:
         name = PurePosixPath(path).name

@@ -5,10 +5,9 @@ alone, and only when there is something to pin down."""
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
 from pathlib import Path, PurePosixPath
 
+from agent import git
 from agent.log import get_logger
 from agent.quality.baseline import FileBaseline
 from agent.quality.classify import Failure, one_line
@@ -210,19 +209,9 @@ class AppWrites:
 def _git_ignored(repo: Path, paths: list[str]) -> set[str]:
     """Of `paths`, the ones git ignores in `repo` (read-only: `git check-ignore`)."""
     try:
-        proc = subprocess.run(
-            ["git", "-c", "safe.directory=*", "check-ignore", "--stdin", "-z"],
-            input="\0".join(paths) + "\0",
-            capture_output=True,
-            text=True,
-            cwd=repo,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return git.check_ignore(repo, paths, config=git.TRUST_ANY_OWNER, timeout=60)
+    except git.GitError:
         return set()
-    return set(filter(None, proc.stdout.split("\0")))
 
 
 def _named_parts(work: FileWork) -> set[str]:

@@ -13,10 +13,10 @@ import contextlib
 import os
 import shutil
 import stat
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from agent import git
 from agent.fs import is_within
 from agent.log import get_logger
 from agent.sandbox.errors import SandboxError
@@ -61,19 +61,10 @@ _ARTIFACT_DIRS = frozenset({"build", "dist", ".tox", ".nox", "node_modules", "si
 
 def _git_files(repo: Path, *args: str) -> list[str] | None:
     try:
-        proc = subprocess.run(
-            # safe.directory: a repo owned by another uid is still just files to copy
-            ["git", "-c", "safe.directory=*", "ls-files", "-z", *args],
-            cwd=repo,
-            capture_output=True,
-            timeout=120,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},  # never touch the user's index
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        # safe.directory: a repo owned by another uid is still just files to copy
+        return git.ls_files(repo, *args, config=git.TRUST_ANY_OWNER, timeout=120)
+    except git.GitError:
         return None
-    if proc.returncode != 0:
-        return None
-    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
 def _generated_modules(repo: Path, listed: list[str]) -> list[str]:
