@@ -124,6 +124,14 @@ def lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
+def version() -> str | None:
+    """What `git --version` says ("" when it says nothing), None when git is not on PATH."""
+    try:
+        return run(Path(os.sep), "--version").text("replace").strip()
+    except GitError:
+        return None
+
+
 def refusal(stderr: str, where: Path) -> str | None:
     """What to tell the user when git refuses to work in a repository at all, else None.
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +16,7 @@ from pathlib import Path
 import typer
 from pydantic import BaseModel
 
+from agent import git
 from agent.cli.common import (
     USER_ERRORS,
     Globals,
@@ -70,13 +69,8 @@ def _itarch_python(t: Target) -> Check:
 
 
 def _git(t: Target) -> Check:
-    git = shutil.which("git")
-    version = (
-        subprocess.run([git, "--version"], capture_output=True, text=True).stdout.strip()
-        if git
-        else ""
-    )
-    return Check(name="git", ok=bool(git), detail=version or "git not found on PATH")
+    version = git.version()
+    return Check(name="git", ok=version is not None, detail=version or "git not found on PATH")
 
 
 def _repository(t: Target) -> Check:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from agent import git
 from agent.errors import UserError
 from agent.log import get_logger
 
@@ -96,35 +96,21 @@ def deterministic_git_env(
 
 
 def _git(repo: Path, *args: str, date: str = BASE_DATE) -> str:
-    command = [
-        "git",
-        "-c",
+    config = (
         f"user.name={AUTHOR_NAME}",
-        "-c",
         f"user.email={AUTHOR_EMAIL}",
-        "-c",
         "commit.gpgsign=false",
-        "-c",
         "init.defaultBranch=main",
-        "-c",
         "core.autocrlf=false",
-        *args,
-    ]
+    )
     try:
-        done = subprocess.run(
-            command,
-            cwd=repo,
-            env=deterministic_git_env(date),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
+        done = git.run(repo, *args, config=config, env=deterministic_git_env(date))
+    except git.GitError:
         raise ExampleError("git is not installed (needed to build the example repo)") from None
-    if done.returncode != 0:
-        detail = (done.stderr or done.stdout).strip().splitlines()
+    if not done.ok:
+        detail = (done.stderr or done.text("replace")).strip().splitlines()
         raise ExampleError(f"git {args[0]} failed in {repo}: {detail[-1] if detail else '?'}")
-    return done.stdout.strip()
+    return done.text("replace").strip()
 
 
 def _commit(repo: Path, message: str, date: str) -> str:

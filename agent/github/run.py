@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from git import BadName, GitCommandError, Repo
-
+from agent import git
 from agent.config import Settings
 from agent.fs import is_within
 from agent.github.api import ActionsEnv, GitHubError, PullRequestClient, load_event
@@ -155,22 +154,19 @@ def _suggest(
 
 def change_base(repo: Path, base_sha: str, head_sha: str) -> tuple[str, bool]:
     """Where the PR's own change starts (the merge base), and whether HEAD is the PR's head."""
-    git = Repo(repo)
-    try:
-        git.commit(base_sha)
-    except (BadName, ValueError, GitCommandError):
+    if not git.is_commit(repo, base_sha):
         raise GitHubError(
             f"the pull request's base commit {base_sha[:10]} is not in the checkout at {repo}: "
             "check out with `fetch-depth: 0`"
-        ) from None
+        )
+    # Without the head's commit (a merge-commit checkout without its history, say): HEAD.
+    tip = head_sha if git.is_commit(repo, head_sha) else "HEAD"
+    base = git.merge_base(repo, base_sha, tip) or base_sha
     try:
-        git.commit(head_sha)
-        tip = head_sha
-    except (BadName, ValueError, GitCommandError):
-        tip = "HEAD"  # e.g. a merge-commit checkout without the head's history
-    bases = git.merge_base(base_sha, tip)
-    base = bases[0].hexsha if bases else base_sha
-    return base, git.head.commit.hexsha == head_sha
+        at_head = git.rev_parse(repo, "HEAD") == head_sha
+    except git.GitError as exc:
+        raise GitHubError(f"the checkout at {repo} has no HEAD commit ({exc})") from None
+    return base, at_head
 
 
 def save_artifacts(artifacts: Path, report: Report, body: str) -> None:
