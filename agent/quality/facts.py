@@ -13,6 +13,7 @@ from agent.quality.marks import (
     xfail_with_raises,
 )
 from agent.quality.oracle import oracle_map, shapes_by_test
+from agent.tests_map import imports_in
 
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
@@ -58,13 +59,9 @@ def file_facts(path: str, content: str, fixtures: dict[str, bool] | None = None)
     facts.strict_xfail = strict_xfail_tests(tree)
     facts.xfail_raises = xfail_with_raises(tree)
     facts.module_marks = module_level_marks(tree)
+    facts.imports.update(imports_in(tree))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            facts.imports.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            facts.imports.add(node.module)
-            facts.imports.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif (
+        if (
             isinstance(node, ast.Constant)
             and isinstance(node.value, str)
             and _MODULE_NAME.fullmatch(node.value)
