@@ -6,34 +6,13 @@ from dataclasses import dataclass, field
 
 from agent.quality.classify import Failure
 from agent.quality.facts import FileFacts
+from agent.quality.gates import RANK
 from agent.schema import FileVerdict, OnBase, Reason, TestOutcome, TestVerdict
-
-# The gates in the order they are applied: when a test fails several, the first one decides.
-GATE_ORDER: list[Reason] = [
-    Reason.PATH,
-    Reason.SYNTAX,
-    Reason.IMPORT,
-    Reason.COLLECTION,
-    Reason.NO_TESTS,
-    Reason.FAILS,
-    Reason.ERROR,
-    Reason.TIMEOUT,
-    Reason.NETWORK,
-    Reason.SIDE_EFFECT,
-    Reason.FLAKY,
-    Reason.ORDER_DEPENDENT,
-    Reason.NO_ASSERTIONS,
-    Reason.REDUNDANT,
-    Reason.MISSES_CHANGE,
-    Reason.GUARDS_ONLY,
-    Reason.KILLS_NO_MUTANT,
-]
-_RANK = {reason: i for i, reason in enumerate(GATE_ORDER)}
 
 
 def rank(reason: Reason) -> int:
-    """Position of a gate in the order: lower decides first."""
-    return _RANK[reason]
+    """Position of a reason in the gates' order (`gates.GATES`): lower decides first."""
+    return RANK[reason]
 
 
 def file_of(nodeid: str) -> str:
@@ -75,7 +54,7 @@ class TestWork:
         return self.failure is None and not self.bug and not self.skipped
 
     def fail(self, failure: Failure) -> None:
-        if self.failure is None or _RANK[failure.reason] < _RANK[self.failure.reason]:
+        if self.failure is None or RANK[failure.reason] < RANK[self.failure.reason]:
             self.failure = failure
 
     def verdict(self) -> TestVerdict:
