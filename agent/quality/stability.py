@@ -5,6 +5,10 @@ tests that came after it: a test that needs an earlier one fails there. Later ro
 shuffled, with `random` seeded per test and round: a test that does not pass every time is
 flaky. Tests that failed on their first run go too, so that a test which passes later is called
 flaky (or order dependent) rather than broken.
+
+With the flaky gate switched off only round 0 runs (the order-dependent gate's), and a test is
+never called flaky; with the order-dependent gate off, never order dependent. Either way a test
+the gate would have called so keeps the verdict of its first run.
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ from agent.quality.work import FileWork, TestWork, file_of
 from agent.schema import Reason, RunResult, TestOutcome
 
 _RERUN_FAILURES = {Reason.FAILS, Reason.ERROR}
+_JUDGED = frozenset({Reason.FLAKY, Reason.ORDER_DEPENDENT})
 
 
-def check_stability(sandbox: SandboxPort, works: list[FileWork], rounds: int) -> RunResult | None:
-    """Run the tests that ran `rounds` times (at least once); judge what the rounds show."""
+def check_stability(
+    sandbox: SandboxPort,
+    works: list[FileWork],
+    rounds: int,
+    judged: frozenset[Reason] = _JUDGED,
+) -> RunResult | None:
+    """Run the tests that ran `rounds` times (at least once); judge what the rounds show, with
+    the reasons of `judged` (the gates switched on)."""
     target = [
         t.nodeid
         for w in works
@@ -33,6 +44,10 @@ def check_stability(sandbox: SandboxPort, works: list[FileWork], rounds: int) ->
     if not target:
         return None
     seed = _seed(works)
+    if Reason.FLAKY not in judged:
+        rounds = 1
+    first = {t.nodeid: t.failure for w in works for t in w.tests.values()}
+    say = _Say(judged, first)
     result = sandbox.run(
         {w.path: w.content for w in works},
         select=presorted(target, seed),
@@ -45,15 +60,32 @@ def check_stability(sandbox: SandboxPort, works: list[FileWork], rounds: int) ->
         file_order = list(work.tests)
         for test in work.tests.values():
             if test.nodeid in target:
-                _read(test, grouped.get(test.nodeid, []), order, file_order)
-    _confirm_order(sandbox, works, order)
+                _read(test, grouped.get(test.nodeid, []), order, file_order, say)
+    _confirm_order(sandbox, works, order, say)
     return result
+
+
+class _Say:
+    """Gives a test the reason its rounds show, when that reason's gate is on; otherwise the
+    verdict of its first run stands."""
+
+    def __init__(self, judged: frozenset[Reason], first: dict[str, Failure | None]) -> None:
+        self.judged = judged
+        self.first = first
+
+    def __call__(self, test: TestWork, failure: Failure) -> None:
+        if failure.reason in self.judged:
+            test.failure = failure
+        else:
+            test.failure = self.first.get(test.nodeid)
 
 
 _CONFIRMATIONS = 3  # fresh runs of each order before a failure is said to follow the order
 
 
-def _confirm_order(sandbox: SandboxPort, works: list[FileWork], order: list[str]) -> None:
+def _confirm_order(
+    sandbox: SandboxPort, works: list[FileWork], order: list[str], say: _Say
+) -> None:
     """An order-dependent test fails in one order and passes in the other, every time. Run
     both orders again in fresh processes (unseeded): a test that fails in the order it passed
     in, or passes in the order it failed in, fails at random: it is flaky."""
@@ -90,7 +122,7 @@ def _confirm_order(sandbox: SandboxPort, works: list[FileWork], order: list[str]
                     continue
                 should_fail = fails_first[nodeid] == (name == "file")
                 if (nodeid in failed) != should_fail:
-                    _at_random(test, name, should_fail)
+                    _at_random(test, name, should_fail, say)
                     del suspects[nodeid]
 
 
@@ -98,24 +130,31 @@ def _fails_in_file_order(test: TestWork) -> bool:
     return test.failure is not None and test.failure.detail.startswith("fails in file order")
 
 
-def _at_random(test: TestWork, order: str, should_fail: bool) -> None:
+def _at_random(test: TestWork, order: str, should_fail: bool, say: _Say) -> None:
     failure = test.failure
     assert failure is not None
     where = "in file order" if order == "file" else "in the other order"
     seen = "passed" if should_fail else "failed"
     cause = failure.detail.split(": ", 1)[-1]
-    test.failure = Failure(
-        Reason.FLAKY,
-        one_line(
-            f"fails at random, not because of the order: {seen} {where} when run again; "
-            f"failing run: {cause}"
+    say(
+        test,
+        Failure(
+            Reason.FLAKY,
+            one_line(
+                f"fails at random, not because of the order: {seen} {where} when run again; "
+                f"failing run: {cause}"
+            ),
+            failure.feedback,
         ),
-        failure.feedback,
     )
 
 
 def _read(
-    test: TestWork, records: list[TestOutcome], order: list[str], file_order: list[str]
+    test: TestWork,
+    records: list[TestOutcome],
+    order: list[str],
+    file_order: list[str],
+    say: _Say,
 ) -> None:
     by_run: dict[int, list[TestOutcome]] = {}
     for r in records:
@@ -130,9 +169,9 @@ def _read(
     test.reruns_total = len(by_run)
     test.reruns_passed = len(by_run) - len(failures)
     if not test.alive:
-        _failed_first(test, failures, set(by_run), order, file_order)
+        _failed_first(test, failures, set(by_run), order, file_order, say)
     elif failures:
-        _failed_later(test, failures, set(by_run), order, file_order)
+        _failed_later(test, failures, set(by_run), order, file_order, say)
 
 
 def _steady_later(failures: dict[int, Failure], runs: set[int]) -> bool:
@@ -148,6 +187,7 @@ def _failed_later(
     runs: set[int],
     order: list[str],
     file_order: list[str],
+    say: _Say,
 ) -> None:
     """A test that passed in file order but not in every round."""
     for failure in failures.values():
@@ -166,15 +206,17 @@ def _failed_later(
             if not before_now
             else f"when run after {', '.join(_short_ids(before_now[-2:]))}"
         )
-        test.fail(
+        say(
+            test,
             Failure(
                 Reason.ORDER_DEPENDENT,
                 one_line(f"passes in file order but fails {after}: {failure.detail}"),
                 failure.feedback,
-            )
+            ),
         )
         return
-    test.fail(
+    say(
+        test,
         Failure(
             Reason.FLAKY,
             one_line(
@@ -182,7 +224,7 @@ def _failed_later(
                 f"and seeds); failing run: {failure.detail}"
             ),
             failure.feedback,
-        )
+        ),
     )
 
 
@@ -192,6 +234,7 @@ def _failed_first(
     runs: set[int],
     order: list[str],
     file_order: list[str],
+    say: _Say,
 ) -> None:
     """A test that failed in file order: flaky or order dependent if it ever passes again."""
     if not runs or len(failures) == len(runs) or test.failure is None:
@@ -204,19 +247,27 @@ def _failed_first(
     ):
         before = _before(test.nodeid, file_order)
         after = f"after {', '.join(_short_ids(before[-2:]))}" if before else "first"
-        test.failure = Failure(
-            Reason.ORDER_DEPENDENT,
-            one_line(f"fails in file order ({after}) but passes in another order: {first.detail}"),
-            first.feedback,
+        say(
+            test,
+            Failure(
+                Reason.ORDER_DEPENDENT,
+                one_line(
+                    f"fails in file order ({after}) but passes in another order: {first.detail}"
+                ),
+                first.feedback,
+            ),
         )
         return
-    test.failure = Failure(
-        Reason.FLAKY,
-        one_line(
-            f"failed on its first run, then passed {test.reruns_passed} of "
-            f"{test.reruns_total} reruns (random order and seeds): {first.detail}"
+    say(
+        test,
+        Failure(
+            Reason.FLAKY,
+            one_line(
+                f"failed on its first run, then passed {test.reruns_passed} of "
+                f"{test.reruns_total} reruns (random order and seeds): {first.detail}"
+            ),
+            first.feedback,
         ),
-        first.feedback,
     )
 
 
