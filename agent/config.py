@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +16,9 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -159,21 +162,57 @@ class Settings(BaseSettings):
     max_tokens: int = 16_000
     context_tokens: int = 60_000
     reruns: int = Field(default=5, ge=0)
+    # Older name of `gates = { mutation = false }`; `gates` overrides it.
     mutation: bool = True
     # `.itarch/index.db`: existing tests' runs are recorded and reused while their files are
     # unchanged (agent/index).
     index: bool = True
     # A run with the same change, context and settings as an earlier one reuses its kept tests.
     reuse: bool = True
-    # Optional gates, off by default: "detects_change" rejects a test that passes on the base
-    # and kills no mutant of the changed lines; "kills_mutants" rejects one that kills no mutant.
+    # Older name of `gates = { detects_change = true, kills_mutants = true }`; `gates` overrides
+    # it. "detects_change" rejects a test that passes on the base and kills no mutant of the
+    # changed lines; "kills_mutants" rejects one that kills no mutant.
     require: list[Literal["detects_change", "kills_mutants"]] = Field(default_factory=list)
+    # Gates switched on or off by name (agent/quality/gates.py); a gate not named keeps its
+    # default. Declared after `mutation` and `require`, which its validation reads.
+    gates: dict[str, bool] = Field(default_factory=dict, validate_default=True)
     budget: Budget = Field(default_factory=Budget)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     hook: HookSettings = Field(default_factory=HookSettings)
     prices: dict[str, Price] = Field(default_factory=dict)
     api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
     base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _gate_names(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {_choice(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("gates")
+    @classmethod
+    def _known_gates(cls, gates: dict[str, bool], info: ValidationInfo) -> dict[str, bool]:
+        switches = _with_older_keys(
+            gates, info.data.get("mutation", True), info.data.get("require", [])
+        )
+        if switches:
+            from agent.quality.gates import check_switches  # the registry imports the judge
+
+            check_switches(switches)
+        return gates
+
+    @model_validator(mode="after")
+    def _older_keys_agree(self) -> Settings:
+        """`mutation` and `require` say what `gates` decided, for whoever still reads them."""
+        switches = self.gate_switches()
+        self.mutation = switches.get("mutation", True)
+        self.require = [g for g in ("detects_change", "kills_mutants") if switches.get(g)]
+        return self
+
+    def gate_switches(self) -> dict[str, bool]:
+        """The gates the configuration switches: `gates`, over the older keys it replaces."""
+        return _with_older_keys(self.gates, self.mutation, self.require)
 
     @classmethod
     def settings_customise_sources(
@@ -198,6 +237,15 @@ class Settings(BaseSettings):
             if family in model:
                 return price
         return DEFAULT_PRICES["sonnet"]
+
+
+def _with_older_keys(
+    gates: dict[str, bool], mutation: bool, require: Sequence[str]
+) -> dict[str, bool]:
+    older = {name: True for name in require}
+    if not mutation:
+        older["mutation"] = False
+    return older | gates
 
 
 class _PyprojectPath:
