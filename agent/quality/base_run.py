@@ -8,13 +8,12 @@ proposed test files. Tests that failed on the change run too, so a failure the c
 
 Per test: `on_base` (failed | passed | error | not_applicable) and `detects_change` (True when it
 fails on the base and passes on the change, None without a base). Then the optional gates of
-`[tool.itarch] require`: `detects_change` and `kills_mutants`.
+`[tool.itarch] gates` switched off by default: `detects_change` and `kills_mutants`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -309,31 +308,39 @@ def note_mutants(works: list[FileWork], mutation: MutationResult | None) -> None
                 test.change_mutants_killed = len(set(test.mutants_killed) & counted)
 
 
-def apply_required(works: list[FileWork], require: Sequence[str], *, has_base: bool) -> None:
-    """The optional gates: reject accepted tests that do not pin the change."""
-    for work in works:
-        for test in work.tests.values():
-            if not test.candidate:
-                continue
-            kills = bool(test.change_mutants_killed)
-            measured = test.change_mutants is not None
-            if "detects_change" in require and has_base and test.on_base == "passed" and not kills:
-                test.fail(
-                    Failure(
-                        Reason.GUARDS_ONLY,
-                        "guards only: passes on the base too and kills no mutant of the changed "
-                        "lines, so it would not notice the change",
-                        "Assert on what the change makes different: a result, state or error "
-                        "that is different on the base. A guard is right for a refactor; then "
-                        "leave `detects_change` out of `[tool.itarch] require`.",
-                    )
+def check_detects_change(works: list[FileWork], *, has_base: bool) -> None:
+    """The detects_change gate: reject a test that passes on the base too and kills no mutant of
+    the changed lines (it would not notice the change)."""
+    if not has_base:
+        return
+    for test in _candidates(works):
+        if test.on_base == "passed" and not test.change_mutants_killed:
+            test.fail(
+                Failure(
+                    Reason.GUARDS_ONLY,
+                    "guards only: passes on the base too and kills no mutant of the changed "
+                    "lines, so it would not notice the change",
+                    "Assert on what the change makes different: a result, state or error "
+                    "that is different on the base. A guard is right for a refactor; then "
+                    "switch the gate off: `[tool.itarch] gates = { detects_change = false }`.",
                 )
-            elif "kills_mutants" in require and measured and not kills:
-                test.fail(
-                    Failure(
-                        Reason.KILLS_NO_MUTANT,
-                        f"kills none of the {test.change_mutants} mutant(s) of the changed lines",
-                        "Assert on the exact values the changed lines produce, so that changing "
-                        "an operator or a constant there makes the test fail.",
-                    )
+            )
+
+
+def check_kills_mutants(works: list[FileWork]) -> None:
+    """The kills_mutants gate: reject a test that kills none of the changed lines' mutants
+    (without mutants measured there is nothing to judge by)."""
+    for test in _candidates(works):
+        if test.change_mutants is not None and not test.change_mutants_killed:
+            test.fail(
+                Failure(
+                    Reason.KILLS_NO_MUTANT,
+                    f"kills none of the {test.change_mutants} mutant(s) of the changed lines",
+                    "Assert on the exact values the changed lines produce, so that changing "
+                    "an operator or a constant there makes the test fail.",
                 )
+            )
+
+
+def _candidates(works: list[FileWork]) -> list[TestWork]:
+    return [t for w in works for t in w.tests.values() if t.candidate]

@@ -1,7 +1,8 @@
 """The Judge: proposed test files in, a verdict per test out.
 
-Gates run in order and the first failure decides (see `work.GATE_ORDER`). The sandbox runs are
-batched so a check costs few pytest starts:
+Gates run in order and the first failure decides; they are declared, in that order, in `gates`,
+and `[tool.itarch] gates` says which run. The sandbox runs are batched so a check costs few
+pytest starts, whichever gates are on:
 
 1. static (here): path, syntax, bug marks; oracles are read from the AST now, applied later
 2. first run (here): the new files in file order, then the existing tests of the same modules
@@ -26,7 +27,13 @@ from agent.config import Settings
 from agent.context.files import discover_python_files
 from agent.log import get_logger
 from agent.quality import coverage as cov
-from agent.quality.base_run import apply_required, check_base, note_mutants
+from agent.quality import gates
+from agent.quality.base_run import (
+    check_base,
+    check_detects_change,
+    check_kills_mutants,
+    note_mutants,
+)
 from agent.quality.baseline import Baseline, FileBaseline, covered_lines
 from agent.quality.classify import (
     Failure,
@@ -105,50 +112,14 @@ class Judge:
     def check(self, files: list[ProposedFile]) -> CheckResult:
         """A verdict per test of `files`. Each path comes once: a path proposed twice is refused,
         with the reason, where proposals enter (`tools.proposal_files`), and check's arguments are
-        resolved to distinct files."""
+        resolved to distinct files. The switched-on gates run in their order (`gates.GATES`)."""
         if len({f.path for f in files}) != len(files):
             raise ValueError("Judge.check takes each path once")
-        clock = _Clock()
-        with clock("static"):
-            works = self._static(files)
-        mutation: MutationResult | None = None
-        if runnable := [w for w in works if w.runnable]:
-            related = self._related(runnable)
-            with clock("baseline"):
-                baselines = self.baseline.of(related)
-            related = [p for p in related if baselines[p].collects]
-            with clock("run"):
-                first = self._first_run(runnable, _within_budget(related, baselines))
-                broken = self._read_first_run(runnable, first, baselines)
-            running = [w for w in runnable if w.runnable]
-            with clock("reruns"):
-                reran = check_stability(self.sandbox, running, self.settings.reruns)
-            with clock("side_effect"):
-                check_side_effects(self.sandbox, running, first, reran, baselines, self.repo)
-            with clock("order"):
-                check_pollution(self.sandbox, running, broken)
-            check_oracles(running)
-            with clock("coverage"):
-                existing = cov.with_headers(covered_lines(list(baselines.values())), self.workspace)
-                measure_coverage(running, self.scope, existing)
-            if self.settings.mutation and self.scope.trace:
-                with clock("mutation"):
-                    mutation = run_mutation(
-                        self.sandbox,
-                        running,
-                        self.scope,
-                        baselines,
-                        self.settings.sandbox.test_timeout,
-                    )
-            with clock("redundancy"):
-                check_redundancy(self.sandbox, running, self.scope, baselines, mutation)
-            check_reaches_change(running, self.scope)
-            note_mutants(running, mutation)
-            with clock("base"):
-                check_base(self.sandbox, runnable, self.repo, self.context)
-            has_base = bool(self.context and self.context.base)
-            apply_required(running, self.settings.require, has_base=has_base)
-        return self._result(works, mutation, clock.seconds)
+        check = _Check(self, files, gates.switched_on(self.settings.gate_switches()))
+        for gate in check.on:
+            if gate.static or check.runnable():
+                check.run(gate)
+        return self._result(check.works, check.mutants, check.clock.seconds)
 
     # ------------------------------------------------------------------ 1. static gates
 
@@ -161,25 +132,32 @@ class Judge:
             proposed_bugs = {
                 normalise_name(t.name) for t in file.tests if t.expectation == Expectation.BUG
             }
-            work = FileWork(
-                path=file.path,
-                content=content,
-                facts=facts,
-                bug_names=proposed_bugs | set(facts.strict_xfail),
+            works.append(
+                FileWork(
+                    path=file.path,
+                    content=content,
+                    facts=facts,
+                    bug_names=proposed_bugs | set(facts.strict_xfail),
+                )
             )
-            works.append(work)
+        return works
+
+    def _path(self, works: list[FileWork]) -> None:
+        for work in works:
             problem = path_problem(
-                file.path, self.repo, self.tests_root, existing_ok=self.existing_ok
+                work.path, self.repo, self.tests_root, existing_ok=self.existing_ok
             )
             if problem:
                 work.failure = Failure(Reason.PATH, problem, problem)
-            elif facts.syntax_error:
+
+    def _syntax(self, works: list[FileWork]) -> None:
+        for work in works:
+            if work.runnable and work.facts.syntax_error:
                 work.failure = Failure(
                     Reason.SYNTAX,
-                    f"does not parse: {facts.syntax_error}",
-                    _syntax_feedback(content, facts.syntax_error),
+                    f"does not parse: {work.facts.syntax_error}",
+                    _syntax_feedback(work.content, work.facts.syntax_error),
                 )
-        return works
 
     # ------------------------------------------------------------------ 2. first run
 
@@ -196,11 +174,11 @@ class Judge:
     def _files(self, works: list[FileWork]) -> dict[str, str]:
         return {w.path: w.content for w in works}
 
-    def _first_run(self, runnable: list[FileWork], related: list[str]) -> RunResult:
+    def _first_run(
+        self, runnable: list[FileWork], related: list[str], trace: list[str] | None
+    ) -> RunResult:
         select = [w.path for w in runnable] + related
-        result = self.sandbox.run(
-            self._files(runnable), select=select, trace=self.scope.trace or None
-        )
+        result = self.sandbox.run(self._files(runnable), select=select, trace=trace)
         # A test that kills the process (hang in C code, crash) stops the rest: run those again.
         # The cases of a test function that hung are not among them: the sandbox already gave
         # them the timeout (agent/sandbox/results.py), so a hang costs one timeout, not one each.
@@ -215,9 +193,7 @@ class Judge:
             if not missing or not ended_early:
                 break
             log.info("first run ended early; running the rest", missing=len(missing))
-            more = last = self.sandbox.run(
-                self._files(runnable), select=missing, trace=self.scope.trace or None
-            )
+            more = last = self.sandbox.run(self._files(runnable), select=missing, trace=trace)
             result = result.model_copy(
                 update={
                     "outcomes": result.outcomes + more.outcomes,
@@ -361,6 +337,150 @@ class Judge:
             kept_kill=self.open.killed_so_far(),
             **self.open.summary(),
         )
+
+
+# ---------------------------------------------------------------- one check
+
+
+class _Check:
+    """One check: the files' work, the gates switched on, and the inputs they need, each made
+    once (`gates.Input`), by the first gate that needs it. A gate's method is named after it;
+    the ones with nothing to do beyond their inputs are judged as those inputs are read."""
+
+    def __init__(self, judge: Judge, files: list[ProposedFile], on: list[gates.Gate]) -> None:
+        self.judge = judge
+        self.on = on
+        self.clock = _Clock()
+        self.switched = gates.made(on)  # the inputs the gates switched on make
+        self.inputs: set[gates.Input] = {"files"}
+        with self.clock("static"):
+            self.works = judge._static(files)
+        self._runnable: list[FileWork] | None = None
+        self.running: list[FileWork] = []  # runnable after the first run
+        self.baselines: dict[str, FileBaseline] = {}
+        self.first: RunResult | None = None
+        self.broken: list[TestOutcome] = []  # existing tests the new files broke
+        self.reran: RunResult | None = None
+        self.mutants: MutationResult | None = None
+
+    def runnable(self) -> list[FileWork]:
+        """The files past the static gates (fixed when the first gate after them asks)."""
+        if self._runnable is None:
+            self._runnable = [w for w in self.works if w.runnable]
+        return self._runnable
+
+    def run(self, gate: gates.Gate) -> None:
+        for need in (*gate.needs, *gate.uses):
+            if need in self.switched and need not in self.inputs:
+                self.inputs.add(need)
+                getattr(self, f"_make_{need}")()
+        getattr(self, gate.name)()
+
+    # ------------------------------------------------------------ inputs
+
+    def _make_first_run(self) -> None:
+        judge, runnable = self.judge, self.runnable()
+        related = judge._related(runnable)
+        with self.clock("baseline"):
+            self.baselines = judge.baseline.of(related)
+        related = [p for p in related if self.baselines[p].collects]
+        trace = (judge.scope.trace or None) if "lines" in self.switched else None
+        with self.clock("run"):
+            self.first = judge._first_run(runnable, _within_budget(related, self.baselines), trace)
+            self.broken = judge._read_first_run(runnable, self.first, self.baselines)
+        self.running = [w for w in runnable if w.runnable]
+
+    def _make_reruns(self) -> None:
+        judged = frozenset(r for g in self.on for r in g.reasons if "reruns" in g.needs)
+        with self.clock("reruns"):
+            self.reran = check_stability(
+                self.judge.sandbox, self.running, self.judge.settings.reruns, judged
+            )
+
+    def _make_lines(self) -> None:
+        with self.clock("coverage"):
+            workspace = self.judge.workspace
+            existing = cov.with_headers(covered_lines(list(self.baselines.values())), workspace)
+            measure_coverage(self.running, self.judge.scope, existing)
+
+    def _make_mutants(self) -> None:
+        judge = self.judge
+        if judge.scope.trace:
+            with self.clock("mutation"):
+                self.mutants = run_mutation(
+                    judge.sandbox,
+                    self.running,
+                    judge.scope,
+                    self.baselines,
+                    judge.settings.sandbox.test_timeout,
+                )
+
+    def _make_base(self) -> None:
+        judge = self.judge
+        with self.clock("base"):
+            check_base(judge.sandbox, self.runnable(), judge.repo, judge.context)
+
+    # ------------------------------------------------------------ gates, in their order
+
+    def path(self) -> None:
+        with self.clock("static"):
+            self.judge._path(self.works)
+
+    def syntax(self) -> None:
+        with self.clock("static"):
+            self.judge._syntax(self.works)
+
+    def collection(self) -> None:
+        """Judged as the first run is read, as are no_tests, fails and network."""
+
+    no_tests = fails = network = collection
+
+    def side_effect(self) -> None:
+        assert self.first is not None
+        with self.clock("side_effect"):
+            check_side_effects(
+                self.judge.sandbox,
+                self.running,
+                self.first,
+                self.reran,
+                self.baselines,
+                self.judge.repo,
+            )
+
+    def flaky(self) -> None:
+        """Judged as the reruns are read."""
+
+    def order_dependent(self) -> None:
+        """Judged as the reruns are read, and here: existing tests the new files broke."""
+        with self.clock("order"):
+            check_pollution(self.judge.sandbox, self.running, self.broken)
+
+    def no_assertions(self) -> None:
+        check_oracles(self.running)
+
+    def coverage(self) -> None:
+        """A measure: its input is the gate."""
+
+    def redundant(self) -> None:
+        judge = self.judge
+        with self.clock("redundancy"):
+            check_redundancy(judge.sandbox, self.running, judge.scope, self.baselines, self.mutants)
+
+    def misses_change(self) -> None:
+        check_reaches_change(self.running, self.judge.scope)
+
+    def mutation(self) -> None:
+        note_mutants(self.running, self.mutants)
+
+    def base_run(self) -> None:
+        """A measure: its input is the gate."""
+
+    def detects_change(self) -> None:
+        context = self.judge.context
+        check_detects_change(self.running, has_base=bool(context and context.base))
+
+    def kills_mutants(self) -> None:
+        check_kills_mutants(self.running)
 
 
 # ---------------------------------------------------------------- helpers
