@@ -24,8 +24,6 @@ from agent.cli.common import (
     with_globals,
 )
 from agent.config import with_budget
-from agent.github.api import ActionsEnv
-from agent.github.run import annotate, has_key, run_pull_request
 from agent.report import styled, summary_line
 
 
@@ -71,6 +69,10 @@ def pr(
 ) -> None:
     """Suggest integration tests for a pull request as one sticky comment."""
     g = globals_of(ctx)
+    # PyGithub and its HTTP stack load only for this command, not for every `itarch` call
+    from agent.github.api import ActionsEnv
+    from agent.github.run import annotate, has_key, run_pull_request
+
     env = ActionsEnv()
     if env.event_name == "pull_request_target":
         # That trigger runs with the base repository's secrets; this job runs the PR's code.
