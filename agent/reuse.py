@@ -23,6 +23,7 @@ def run_key(context_text: str, task: str, model: str, settings: Settings) -> str
         "require": sorted(settings.require),
         "reruns": settings.reruns,
         "mutation": settings.mutation,
+        "gates": settings.gate_switches(),
         "isolation": settings.sandbox.isolation,
         "max_tokens": settings.max_tokens,
     }

@@ -22,7 +22,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
-from agent.quality.related import module_path
+from agent.context.files import module_path
 from agent.schema import Reason
 from evals import variants as v
 from evals.prepare import PreparedTarget

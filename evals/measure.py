@@ -18,11 +18,11 @@ from pydantic import BaseModel, Field
 
 import agent
 from agent.config import Settings
+from agent.context.files import module_path
 from agent.log import get_logger
 from agent.quality import mutation as mutation_module
 from agent.quality import mutator as mutator_module
 from agent.quality.mutation import MAX_MUTANTS, make_mutants, run_mutants
-from agent.quality.related import module_path
 from agent.sandbox import Sandbox
 from agent.schema import RunResult
 from evals.prepare import PreparedTarget

@@ -58,7 +58,6 @@ from agent.quality.open_work import OpenWork
 from agent.quality.oracle import conftest_fixture_oracles
 from agent.quality.paths import path_problem
 from agent.quality.redundancy import check_redundancy
-from agent.quality.related import module_files, related_test_files
 from agent.quality.sandbox_port import SandboxPort
 from agent.quality.scope import scope_of
 from agent.quality.stability import check_stability
@@ -72,6 +71,7 @@ from agent.schema import (
     RunResult,
     TestOutcome,
 )
+from agent.tests_map import module_files, related_test_files
 
 log = get_logger(__name__)
 
@@ -100,6 +100,7 @@ class Judge:
         index = index_for(sandbox, self.repo) if settings.index else None
         sources = discover_python_files(self.workspace)[0] if index is not None else None
         runs = ExistingRuns(sandbox, index, sources)
+        self.index = index  # also ranks related tests by what they executed
         self.baseline = Baseline(sandbox, self.scope.trace, runs=runs)
         self.open = OpenWork(self.scope)  # what the tests kept so far leave untested
 
@@ -168,7 +169,12 @@ class Judge:
         } | set(self.scope.trace)
         paths = [w.path for w in runnable]
         return related_test_files(
-            self.workspace, self.tests_root, sources, exclude=set(paths), near=paths
+            self.workspace,
+            self.tests_root,
+            sources,
+            exclude=set(paths),
+            near=paths,
+            index=self.index,
         )
 
     def _files(self, works: list[FileWork]) -> dict[str, str]:
