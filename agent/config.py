@@ -197,7 +197,7 @@ class Settings(BaseSettings):
             gates, info.data.get("mutation", True), info.data.get("require", [])
         )
         if switches:
-            from agent.quality.gates import check_switches  # the registry imports the judge
+            from agent.quality.gates import check_switches  # settings load before the gates
 
             check_switches(switches)
         return gates
