@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ from agent.log import configure
 
 configure(0)  # warnings and errors only, on stderr, as the CLI does
 os.environ["ITARCH_ALLOW_MODEL_REQUESTS"] = "0"
+# What itarch keeps between commands outside a repository (answers about interpreters) goes to
+# a directory of this session's own, not the user's cache.
+os.environ["ITARCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="itarch-test-cache-")
 
 
 @pytest.fixture

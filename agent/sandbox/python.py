@@ -114,12 +114,73 @@ def find_python(repo: Path, explicit: str | None = None) -> Path:
 
 
 def inspect_python(python: Path) -> PythonInfo:
-    """Run the interpreter once; raise TargetPythonError unless it runs and imports pytest."""
+    """Run the interpreter once; raise TargetPythonError unless it runs and imports pytest.
+
+    An answer is kept on disk while the interpreter and the directories it imports from are
+    unchanged (an install or upgrade touches its site-packages), so each command does not
+    start the interpreter again only to ask the same questions.
+    """
     return _inspect(python.absolute())
+
+
+def _cache_file() -> Path:
+    root = os.environ.get("ITARCH_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    base = Path(root) if root else Path.home() / ".cache"
+    return (base if os.environ.get("ITARCH_CACHE_DIR") else base / "itarch") / "pythons.json"
+
+
+def _stamp(python: Path, info: PythonInfo | None) -> list[list[object]]:
+    """What must be unchanged for an answer about `python` to hold: the interpreter, its
+    pyvenv.cfg, and every directory on its path (their mtimes move when a package comes or goes)."""
+    paths = [str(python), info.executable if info else "", str(python.parent.parent / "pyvenv.cfg")]
+    paths += info.sys_path if info else []
+    stamp: list[list[object]] = []
+    for path in dict.fromkeys(p for p in paths if p):
+        try:
+            st = os.stat(path)
+            stamp.append([path, st.st_mtime_ns, st.st_size])
+        except OSError:
+            stamp.append([path, None, None])
+    return stamp
+
+
+def _cached(python: Path) -> PythonInfo | None:
+    try:
+        entry = json.loads(_cache_file().read_text(encoding="utf-8")).get(str(python))
+        info = PythonInfo.model_validate(entry["info"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return info if entry.get("stamp") == _stamp(python, info) else None
+
+
+def _remember(python: Path, info: PythonInfo) -> None:
+    path = _cache_file()
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    known[str(python)] = {"info": info.model_dump(), "stamp": _stamp(python, info)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_name(f"{path.name}.{os.getpid()}")
+        scratch.write_text(json.dumps(known), encoding="utf-8")
+        scratch.replace(path)  # whole or not at all, when two commands write at once
+    except OSError:
+        pass  # a read-only home only costs the next command one interpreter start
 
 
 @functools.cache
 def _inspect(python: Path) -> PythonInfo:
+    if (known := _cached(python)) is not None:
+        return known
+    info = _ask(python)
+    _remember(python, info)
+    return info
+
+
+def _ask(python: Path) -> PythonInfo:
     try:
         proc = subprocess.run(
             [str(python), "-c", _INSPECT],

@@ -84,3 +84,39 @@ def test_broken_or_missing_interpreter_is_one_clear_line(tmp_path: Path) -> None
     assert "bad magic" in str(caught.value)
     with pytest.raises(TargetPythonError, match="does not exist"):
         find_python(tmp_path, str(tmp_path / "nope" / "python"))
+
+
+def test_an_answer_is_kept_until_the_interpreter_or_its_path_changes(tmp_path: Path) -> None:
+    """Each command does not start the interpreter again to ask the same questions; installing
+    a package (a change in a directory on its path) or replacing it asks again."""
+    from agent.sandbox import python as target
+
+    starts, extra = tmp_path / "starts", tmp_path / "site"
+    extra.mkdir()
+    body = f'echo x >> {starts}; PYTHONPATH={extra} exec {PYTHON} "$@"'
+    python = wrapper(tmp_path / "py" / "python", body)
+
+    def asked() -> int:
+        target._inspect.cache_clear()  # a new command: nothing remembered in memory
+        info = inspect_python(python)
+        assert str(extra) in info.sys_path
+        return len(starts.read_text().splitlines())
+
+    assert asked() == 1
+    assert asked() == 1  # read back from the cache file
+    (extra / "newly_installed.pth").write_text("")
+    assert asked() == 2
+    assert asked() == 2
+    wrapper(python, body + "\n# replaced")
+    assert asked() == 3
+
+
+def test_an_unwritable_cache_costs_only_the_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.sandbox import python as target
+
+    monkeypatch.setenv("ITARCH_CACHE_DIR", "/proc/itarch-cannot-write-here")
+    target._inspect.cache_clear()
+    info = inspect_python(working(tmp_path / "py" / "python"))
+    assert info.pytest_version == pytest.__version__
