@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from agent.config import Settings
+from agent.models import claude
 from agent.models.base import Model
 from evals import changes, changes_card
 from evals.changes_targets import select
@@ -16,12 +17,6 @@ NO_KEY = (
     "error: --suite changes --live needs ANTHROPIC_API_KEY (without --live the suite replays the "
     "upstream's reference tests and needs no key)"
 )
-
-
-def _claude(settings: Settings) -> Model:
-    from agent.models.anthropic import create_model
-
-    return create_model(settings)
 
 
 def run_suite(args: argparse.Namespace, *, model_factory: Any = None) -> int:
@@ -38,7 +33,7 @@ def run_suite(args: argparse.Namespace, *, model_factory: Any = None) -> int:
         if model_factory is None and not os.environ.get("ANTHROPIC_API_KEY", "").strip():
             print(NO_KEY, file=sys.stderr)
             return 2
-        factory = model_factory or _claude
+        factory = model_factory or claude
         if args.model:
             inner = factory
 

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from agent.config import Settings
 from agent.log import configure, get_logger
-from agent.models.anthropic import create_model
-from agent.models.base import Model
+from agent.models import claude
 from evals import (
     changes_cli,
     compat,
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None, *, model_factory: live.ModelFactory | No
         result = live.run_live(
             specs,
             args.cache,
-            model_factory or _claude,
+            model_factory or claude,
             model=args.model,
             budget={k: v for k, v in budget.items() if v is not None},
         )
@@ -200,10 +199,6 @@ def write_corpus(specs: list[TargetSpec], cache: Path, out: Path) -> int:
 def _default_reruns() -> int:
     reruns: int = Settings.model_fields["reruns"].default
     return reruns
-
-
-def _claude(settings: Settings) -> Model:
-    return create_model(settings)
 
 
 def _finish(result: SuiteResult, out: Path, *, strict: bool) -> int:
