@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     # it. "detects_change" rejects a test that passes on the base and kills no mutant of the
     # changed lines; "kills_mutants" rejects one that kills no mutant.
     require: list[Literal["detects_change", "kills_mutants"]] = Field(default_factory=list)
-    # Gates switched on or off by name (agent/quality/gates.py); a gate not named keeps its
+    # Gates switched on or off by name (agent/gates.py); a gate not named keeps its
     # default. Declared after `mutation` and `require`, which its validation reads.
     gates: dict[str, bool] = Field(default_factory=dict, validate_default=True)
     budget: Budget = Field(default_factory=Budget)
@@ -197,7 +197,7 @@ class Settings(BaseSettings):
             gates, info.data.get("mutation", True), info.data.get("require", [])
         )
         if switches:
-            from agent.quality.gates import check_switches  # settings load before the gates
+            from agent.gates import check_switches  # settings load before the gates
 
             check_switches(switches)
         return gates

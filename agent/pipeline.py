@@ -18,7 +18,6 @@ from typing import Any
 from agent.config import Settings
 from agent.context import RepoTools, build_context, render_context
 from agent.context.conventions import detect_tests_root, pytest_config
-from agent.context.files import discover_python_files, is_test_path
 from agent.errors import UserError
 from agent.fs import real_within
 from agent.index import index_path, open_index
@@ -43,6 +42,7 @@ from agent.schema import (
     Report,
     Usage,
 )
+from agent.source.files import discover_python_files, is_test_path
 from agent.tools import ToolBox
 
 log = get_logger(__name__)

@@ -9,8 +9,8 @@ import os
 import tomllib
 from pathlib import Path
 
-from agent.context.files import SKIP_DIRS
 from agent.errors import UserError
+from agent.source.files import SKIP_DIRS
 
 DEFAULT_PYTHON_FILES = ("test_*.py", "*_test.py")
 # pytest's default norecursedirs, plus what never holds a project's tests.

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from agent.context.files import module_path, read_text
-from agent.context.imports import absolute_from, iter_statements
 from agent.index import Hasher, ImpactIndex
+from agent.source.files import module_path, read_text
+from agent.source.imports import absolute_from, iter_statements
 
 __all__ = [
     "MAX_RELATED_FILES",

@@ -22,8 +22,8 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
-from agent.context.files import module_path
 from agent.schema import Reason
+from agent.source.files import module_path
 from evals import variants as v
 from evals.prepare import PreparedTarget
 

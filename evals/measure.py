@@ -18,13 +18,13 @@ from pydantic import BaseModel, Field
 
 import agent
 from agent.config import Settings
-from agent.context.files import module_path
 from agent.log import get_logger
 from agent.quality import mutation as mutation_module
 from agent.quality import mutator as mutator_module
 from agent.quality.mutation import MAX_MUTANTS, make_mutants, run_mutants
 from agent.sandbox import Sandbox
 from agent.schema import RunResult
+from agent.source.files import module_path
 from evals.prepare import PreparedTarget
 
 log = get_logger(__name__)

@@ -13,7 +13,6 @@ from agent.context.conventions import find_conventions
 from agent.context.diff import Change, GitRepo, change
 from agent.context.errors import ContextError
 from agent.context.executed import failing_tests, tests_running_change, with_execution
-from agent.context.files import ModuleNamer, discover_python_files, is_test_path, read_text
 from agent.context.names import used_assignments
 from agent.context.render import render_context
 from agent.context.repo_map import (
@@ -28,6 +27,7 @@ from agent.context.tests_index import TargetModules, find_existing_tests
 from agent.log import get_logger
 from agent.patch import split_patch
 from agent.schema import BehaviourNote, ChangedFile, Context, ModuleName, ModuleSummary
+from agent.source.files import ModuleNamer, discover_python_files, is_test_path, read_text
 
 __all__ = ["build_context", "render_context"]
 

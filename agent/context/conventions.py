@@ -10,9 +10,9 @@ import tomllib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from agent.context.files import TEST_DIRS, read_text
 from agent.context.repo_map import first_line
 from agent.schema import Conventions
+from agent.source.files import TEST_DIRS, read_text
 
 CONFIG_LIMIT = 3_000
 STANDARDS_LIMIT = 4_000

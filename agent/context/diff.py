@@ -9,11 +9,11 @@ from typing import Literal
 
 from agent import git
 from agent.context.errors import ContextError
-from agent.context.files import ModuleNamer, read_text
 from agent.context.untracked import user_untracked
 from agent.log import get_logger
 from agent.patch import added_lines, split_patch
 from agent.schema import ChangedFile
+from agent.source.files import ModuleNamer, read_text
 
 log = get_logger(__name__)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from agent.context.files import is_test_path, read_text
 from agent.context.tests_index import test_names
 from agent.index import MODULE, function_spans, open_index
 from agent.schema import ChangedFile, ExistingTest
+from agent.source.files import is_test_path, read_text
 from agent.tests_map import functions_run
 
 

@@ -10,10 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.context.files import ModuleNamer, discover_python_files
-from agent.context.imports import absolute_from, iter_statements, known_prefix, package_of, targets
 from agent.log import get_logger
 from agent.schema import ModuleSummary, Symbol
+from agent.source.files import ModuleNamer, discover_python_files
+from agent.source.imports import absolute_from, iter_statements, known_prefix, package_of, targets
 
 log = get_logger(__name__)
 

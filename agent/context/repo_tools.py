@@ -18,10 +18,10 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from agent import git
-from agent.context.files import SKIP_DIRS, ModuleNamer, read_text
 from agent.context.names import used_assignments
 from agent.fs import is_within
 from agent.log import get_logger
+from agent.source.files import SKIP_DIRS, ModuleNamer, read_text
 
 log = get_logger(__name__)
 

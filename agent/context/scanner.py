@@ -12,8 +12,8 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from agent.context import seam_rules as rules
-from agent.context.imports import bindings, iter_statements, known_prefix, package_of, targets
 from agent.schema import SeamKind
+from agent.source.imports import bindings, iter_statements, known_prefix, package_of, targets
 
 Span = tuple[int, int]
 MODULE_SCOPE = ""

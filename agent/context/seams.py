@@ -14,11 +14,11 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.context.imports import known_prefix
 from agent.context.repo_map import RepoMap, gc_paused, reexports
 from agent.context.scanner import Found, ModuleScan, Scanner, scan_module
 from agent.log import get_logger
 from agent.schema import Seam
+from agent.source.imports import known_prefix
 
 __all__ = ["Found", "ModuleScan", "Scanner", "Target", "find_seams", "scan_module"]
 

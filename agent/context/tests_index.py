@@ -9,10 +9,10 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.context.files import ModuleNamer, read_text
-from agent.context.imports import known_prefix, package_of
 from agent.context.repo_map import gc_paused
 from agent.schema import ExistingTest
+from agent.source.files import ModuleNamer, read_text
+from agent.source.imports import known_prefix, package_of
 from agent.tests_map import reaches, read_imports
 
 EXCERPT_LINES = 25

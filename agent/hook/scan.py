@@ -13,7 +13,6 @@ import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.context.files import ModuleNamer, is_test_path
 from agent.context.seams import Found, Scanner, to_seam
 from agent.git import git, lines, read_blobs
 from agent.hook.evidence import load_evidence
@@ -34,6 +33,7 @@ from agent.hook.refs import PushRange
 from agent.index import MODULE
 from agent.patch import hunks, split_patch
 from agent.schema import Seam
+from agent.source.files import ModuleNamer, is_test_path
 
 __all__ = ["ChangedModule", "Gap", "RangeScan", "changed_lines", "scan_range"]
 

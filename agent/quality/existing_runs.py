@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.context.imports import import_closure
 from agent.index import (
     FileRecord,
     ImpactIndex,
@@ -24,6 +23,7 @@ from agent.log import get_logger
 from agent.quality.classify import worst
 from agent.quality.sandbox_port import SandboxPort
 from agent.schema import CollectError, RunResult, TestOutcome
+from agent.source.imports import import_closure
 
 log = get_logger(__name__)
 

@@ -9,11 +9,11 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
-from agent.context.files import discover_python_files
 from agent.index import ImpactIndex
 from agent.quality.baseline import Baseline
 from agent.quality.existing_runs import ExistingRuns
 from agent.quality.sandbox_port import SandboxPort
+from agent.source.files import discover_python_files
 
 CHUNK = 12  # test files per pytest start: progress stays visible, starts stay few
 

@@ -23,11 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agent import gates
 from agent.config import Settings
-from agent.context.files import discover_python_files
 from agent.log import get_logger
 from agent.quality import coverage as cov
-from agent.quality import gates
 from agent.quality.base_run import (
     check_base,
     check_detects_change,
@@ -71,6 +70,7 @@ from agent.schema import (
     RunResult,
     TestOutcome,
 )
+from agent.source.files import discover_python_files
 from agent.tests_map import module_files, related_test_files
 
 log = get_logger(__name__)

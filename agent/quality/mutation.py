@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agent.context.files import module_name
 from agent.log import get_logger
 from agent.quality.mutator import Mutant, generate_mutants
 from agent.quality.sandbox_port import SandboxPort
 from agent.sandbox.isolation import INSIDE_DIR
+from agent.source.files import module_name
 
 log = get_logger(__name__)
 

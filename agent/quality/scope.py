@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from agent.context.files import module_path
 from agent.schema import Context, Seam
+from agent.source.files import module_path
 
 
 @dataclass(frozen=True)

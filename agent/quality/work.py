@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agent.gates import RANK
 from agent.quality.classify import Failure
 from agent.quality.facts import FileFacts
-from agent.quality.gates import RANK
 from agent.schema import FileVerdict, OnBase, Reason, TestOutcome, TestVerdict
 
 

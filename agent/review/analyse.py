@@ -14,7 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agent.config import Settings
-from agent.context.files import discover_python_files
 from agent.log import get_logger
 from agent.quality.existing_runs import ExistingRuns, index_for
 from agent.quality.mutation import MAX_MUTANTS
@@ -33,6 +32,7 @@ from agent.review.static import Function, error_sites, functions, holder
 from agent.sandbox import Sandbox, find_python
 from agent.sandbox.probe import ensure_suite_collects
 from agent.schema import Reason, Seam
+from agent.source.files import discover_python_files
 from agent.tests_map import imports_of, module_files
 
 log = get_logger(__name__)

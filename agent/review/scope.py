@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from agent.context.builder import resolve_modules
-from agent.context.files import ModuleNamer, discover_python_files
-from agent.context.imports import known_prefix
 from agent.context.repo_map import RepoMap, build_repo_map
 from agent.context.seams import Target, find_seams, scan_module
 from agent.schema import Seam
+from agent.source.files import ModuleNamer, discover_python_files
+from agent.source.imports import known_prefix
 from agent.tests_map import TestMap
 
 # Top-level files that are tooling, not the project's code.

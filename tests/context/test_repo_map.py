@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.context.files import discover_python_files, is_test_path
 from agent.context.repo_map import build_repo_map, reexports
+from agent.source.files import discover_python_files, is_test_path
 from tests.context.helpers import write_files
 
 

@@ -6,7 +6,7 @@ import git
 
 from agent.context import build_context
 from agent.context.conventions import find_conventions
-from agent.context.files import discover_python_files
+from agent.source.files import discover_python_files
 from tests.context.helpers import replace_in, write_files
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from agent import gates
 from agent.config import ConfigError, load_settings
-from agent.quality import Judge, gates
+from agent.quality import Judge
 from agent.quality.judge import _Check
 from agent.quality.work import rank
 from agent.sandbox import Sandbox

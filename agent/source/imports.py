@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator, Set
 from pathlib import Path
 
-from agent.context.files import module_name, module_path
+from agent.source.files import module_name, module_path
 
 
 def package_of(module: str, is_init: bool) -> str:
