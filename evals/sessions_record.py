@@ -2,13 +2,14 @@
 recorded session of the sessions suite: its responses, the shape of every request (messages,
 tool results, each proposal's verdicts), the server's usage estimates and the run's outcome.
 
-    python -m evals.sessions_record BRIDGE_DIR REPORT_JSON --name NAME --target-of SESSION \\
-        [--before index] [--note TEXT]
+    python -m evals.sessions_record BRIDGE_DIR REPORT_JSON --name NAME \\
+        (--target-of SESSION | --target SPEC_JSON) [--before index] [--note TEXT]
 
 REPORT_JSON is what `itarch generate --json` printed for the run; `--target-of` reuses the
-target (base and change sdists, venv, trees) of a session already in `evals/sessions/`, which
-must be the repository the run was made in; `--before` names an itarch command the run was
-preceded by (replayed first too).
+target (base and change sdists, venv, trees) of a session already in `evals/sessions/`, and
+`--target` reads a new one (a `TargetSpec` as JSON, set up with `evals.sessions_target.prepare`);
+either must be the repository the run was made in. `--before` names an itarch command the run
+was preceded by (replayed first too).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from evals.sessions import SESSIONS, Outcome, ReplayServer, RequestShape, Session, load
+from evals.sessions_target import TargetSpec
 
 
 def record(
@@ -27,7 +29,7 @@ def record(
     report: Path,
     *,
     name: str,
-    target_of: str,
+    target: TargetSpec,
     before: list[list[str]],
     source: str,
     note: str,
@@ -36,11 +38,10 @@ def record(
     requests = sorted(bridge.glob("req-*.json"))
     if not responses or len(responses) != len(requests):
         raise SystemExit(f"{bridge}: {len(requests)} requests, {len(responses)} responses")
-    template = load(SESSIONS / target_of)
     session = Session(
         name=name,
         source=source,
-        target=template.target,
+        target=target,
         args=["generate", "--base", "HEAD~1", "--json"],
         before=before,
         responses=[json.loads(p.read_text(encoding="utf-8")) for p in responses],
@@ -83,12 +84,23 @@ def record(
     return folder
 
 
+def _target(of: str | None, spec: Path | None) -> TargetSpec:
+    if spec is not None:
+        return TargetSpec.model_validate_json(spec.read_text(encoding="utf-8"))
+    template = load(SESSIONS / str(of)).target
+    if template is None:
+        raise SystemExit(f"session {of} names no target")
+    return template
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bridge", type=Path)
     parser.add_argument("report", type=Path)
     parser.add_argument("--name", required=True)
-    parser.add_argument("--target-of", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--target-of", help="a session in evals/sessions/ with the same target")
+    where.add_argument("--target", type=Path, help="a TargetSpec as JSON")
     parser.add_argument("--before", action="append", default=[], help="an itarch command")
     parser.add_argument("--source", default="")
     parser.add_argument("--note", default="")
@@ -97,7 +109,7 @@ def main() -> None:
         args.bridge,
         args.report,
         name=args.name,
-        target_of=args.target_of,
+        target=_target(args.target_of, args.target),
         before=[b.split() for b in args.before],
         source=args.source,
         note=args.note,
