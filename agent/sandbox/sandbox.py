@@ -40,6 +40,7 @@ _PLUGIN_FILES = (
     "itarch_pytest.py",
     "itarch_boot.py",
     "itarch_options.py",
+    "itarch_lines.py",
     "children/sitecustomize.py",
 )
 
@@ -369,11 +370,14 @@ class Sandbox:
             for root in (self.workspace, self.repo):
                 targets[str(root / rel)] = rel
                 targets[os.path.realpath(root / rel)] = rel
-        return {
+        env = {
             "PYTHONPATH": str(self._plugin_dir / "children"),
             "ITARCH_CHILDREN_DIR": str(run_dir / "children"),
             "ITARCH_CHILD_TRACE": json.dumps(targets),
         }
+        if os.environ.get("ITARCH_LINE_TRACER"):  # which line tracer (inside/itarch_lines.py)
+            env["ITARCH_LINE_TRACER"] = os.environ["ITARCH_LINE_TRACER"]
+        return env
 
     def _limits(self) -> dict[str, int]:
         s = self.settings

@@ -472,7 +472,15 @@ def main(argv: list[str]) -> int:
     # Before anything imports pytest: when the repository is one of pytest's own dependencies
     # (pluggy, iniconfig, packaging...), pytest must load the copy, the code under test.
     _remap_sys_path(config["source"], workspace)
-    import itarch_pytest  # from this directory: sys.path[0] is still ours
+    import itarch_lines  # from this directory: sys.path[0] is still ours
+
+    if itarch_lines.wanted():
+        # Before pytest and its plugins are imported, so that a traced file they import (the
+        # repository may be one of them) is compiled with its records too.
+        traced = itarch_lines.targets_from_args(pytest_args, workspace)
+        if traced:
+            itarch_lines.install(traced)
+    import itarch_pytest
 
     channel = itarch_pytest.open_channel(int(channel_fds["results_fd"]), key)
     del key

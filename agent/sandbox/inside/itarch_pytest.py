@@ -45,8 +45,10 @@ from typing import IO, Any
 import pytest
 
 try:  # in the sandbox: beside this file, in the same read-only copy
+    import itarch_lines
     from itarch_options import neutralise
 except ImportError:  # imported as part of itarch's own package (the host reads its helpers)
+    from . import itarch_lines
     from .itarch_options import neutralise
 
 # The real clock, held where a time-freezing library cannot swap it: freezegun replaces every
@@ -486,12 +488,17 @@ class _MonitoringTracer:
 
 
 def _line_tracer(targets: dict[str, str]) -> Any:
-    """The fastest tracer this interpreter has: `sys.monitoring` when there and free."""
+    """The fastest tracer this interpreter has: `sys.monitoring` when there and free; before
+    3.12, records compiled into the traced files (itarch_lines), whose import hook the bootstrap
+    installs before pytest starts. ITARCH_LINE_TRACER=settrace forces `sys.settrace`."""
     if hasattr(sys, "monitoring"):
         try:
             return _MonitoringTracer(targets)
         except ValueError:  # the tool id is taken (a debugger of the user's own)
             pass
+    if itarch_lines.wanted():
+        hook = itarch_lines.install(targets)
+        return itarch_lines.RecordingTracer(hook, _Tracer({}))
     return _Tracer(targets)
 
 
