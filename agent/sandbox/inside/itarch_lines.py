@@ -104,6 +104,28 @@ def _empty_path(code: types.CodeType) -> set[int]:
     return lines
 
 
+def _positions(code: types.CodeType) -> list[Any]:
+    """(first line, last line, [(line, (line, column), (end line, end column))] per code unit)
+    of this code object and every one nested in it (3.11+: older Pythons keep no columns)."""
+    found: list[Any] = []
+    if not hasattr(code, "co_positions"):
+        return found
+    jumps = {i.offset // 2 for i in dis.get_instructions(code) if "JUMP" in i.opname}
+    units: list[Any] = []
+    for i, (line, end_line, col, end_col) in enumerate(code.co_positions()):
+        if line is None or col is None:
+            units.append((None, (0, 0), (0, 0), False))
+        else:
+            units.append((line, (line, col), (end_line or line, end_col or 0), i in jumps))
+    lines = [u[0] for u in units if u[0] is not None]
+    if lines:
+        found.append((min(lines), max(u[2][0] for u in units if u[0] is not None), units))
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found.extend(_positions(const))
+    return found
+
+
 def _is_docstring(node: ast.stmt) -> bool:
     return (
         isinstance(node, ast.Expr)
@@ -170,9 +192,12 @@ def _lazy_parts(node: ast.AST) -> list[tuple[Any, str, int | None, list[Any], li
 class _Instrumenter:
     """Rewrites one module's tree; `slots[k]` are the lines slot k stands for."""
 
-    def __init__(self, code_lines: set[int], always: dict[int, set[int]]) -> None:
+    def __init__(
+        self, code_lines: set[int], always: dict[int, set[int]], positions: list[Any]
+    ) -> None:
         self.code_lines = code_lines
         self.always = always  # comprehension's first line -> lines it reports when empty
+        self.positions = positions  # per code object: its lines, each unit's line and span
         self.slots: list[tuple[int, ...]] = []
 
     def _slot(
@@ -276,6 +301,33 @@ class _Instrumenter:
             return self._slot(node.lineno, _end(node.subject), lazy=lazy)
         return self._slot(node.lineno, _end(node), lazy=lazy)
 
+    def _stray(self, group: list[Any]) -> set[int]:
+        """Lines outside these nodes that instructions compiled among theirs carry: CPython
+        3.11 gives a jump the line of the expression compiled before it, and a line tracer
+        reports that line when the jump runs."""
+        found: set[int] = set()
+        for member in group:
+            start = (member.lineno, member.col_offset)
+            end = (_end(member), getattr(member, "end_col_offset", None) or 0)
+            for first_line, last_line, units in self.positions:
+                if last_line < start[0] or first_line > end[0]:
+                    continue
+                gap: list[Any] = []  # units since the last one inside the member
+                seen = False
+                for unit in units:
+                    line, begin, finish, _jump = unit
+                    if line is None:
+                        continue
+                    if start <= begin and finish <= end:
+                        # one jump between two instructions of the member's
+                        if seen and len(gap) == 1 and gap[0][3]:
+                            found.add(gap[0][0])
+                        seen, gap = True, []
+                    elif seen:
+                        gap.append(unit)
+            found -= set(range(member.lineno, _end(member) + 1))
+        return found
+
     def _lines(self, node: ast.AST) -> set[int]:
         return {n for n in range(node.lineno, _end(node) + 1) if n in self.code_lines}  # type: ignore[attr-defined]
 
@@ -316,6 +368,7 @@ class _Instrumenter:
             lines = lines - nested
             if not lines:
                 continue
+            lines |= self._stray(_group)
             self.slots.append(tuple(sorted(lines)))
             k = len(self.slots) - 1
             if index is None:
@@ -380,7 +433,9 @@ def instrument(source: bytes | str, filename: str) -> tuple[types.CodeType, _Hit
     original = compile(tree, filename, "exec", dont_inherit=True)
     if _PLACEHOLDER in _constants(original):
         raise ValueError("the file holds the recorder's own placeholder")
-    rewriter = _Instrumenter(_code_lines(original), _empty_comprehensions(original))
+    rewriter = _Instrumenter(
+        _code_lines(original), _empty_comprehensions(original), _positions(original)
+    )
     rewriter.module(tree)
     hits = _Hits(len(rewriter.slots))
     code = compile(tree, filename, "exec", dont_inherit=True)
