@@ -401,3 +401,27 @@ def test_instrumented_code_keeps_line_numbers_and_leaves_no_names() -> None:
     assert f(2) == 3  # type: ignore[operator]
     assert sorted({n for k, s in enumerate(slots) if hits[k] for n in s}) == [5, 6, 7]
     assert {line for _, _, line in f.__code__.co_lines()} - {None} == {4, 5, 6, 7, 8}  # type: ignore[attr-defined]
+
+
+REWRITES_THE_RECORDER = """
+import sys
+
+from shopkit import flow
+
+
+def test_hides_its_lines():
+    recorder = sys.modules["itarch_lines"].RecordingTracer
+    recorder.stop = lambda self: {}
+    flow.size(1)
+"""
+
+
+def test_rewriting_the_recorder_makes_the_run_untrusted(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, sandbox_factory: Callable[..., Sandbox]
+) -> None:
+    repo = make_git_repo(repo.parent / "flow", {"shopkit/flow.py": FLOW})
+    monkeypatch.delenv("ITARCH_LINE_TRACER", raising=False)
+    box = sandbox_factory(repo)
+    result = box.run({"tests/test_hide.py": REWRITES_THE_RECORDER}, trace=["shopkit/flow.py"])
+    assert result.crashed is not None
+    assert "itarch_lines.RecordingTracer.stop" in result.crashed

@@ -486,6 +486,7 @@ def main(argv: list[str]) -> int:
     del key
     emit = type(channel).emit  # ours, whatever a test later does to the class
     original = itarch_pytest.fingerprint()
+    original_lines = itarch_pytest.fingerprint(vars(itarch_lines))
 
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.path.insert(0, workspace)  # what `python -m pytest` does with the working directory
@@ -497,6 +498,7 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     changed = _plugin_rewritten(itarch_pytest, original)
+    changed += ["itarch_lines." + n for n in _plugin_rewritten(itarch_lines, original_lines)]
     if "emit" in vars(channel):
         changed.append("the results channel's emit")
     if changed:

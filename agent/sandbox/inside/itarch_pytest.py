@@ -141,13 +141,15 @@ def open_channel(fd: int, key: bytes) -> _Channel:
     return _CHANNEL
 
 
-def fingerprint() -> dict[str, Any]:
-    """Every function and method of this module (and their code), to compare after the run."""
+def fingerprint(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every function and method of this module, or of the module whose namespace is given
+    (and their code), to compare after the run."""
     found: dict[str, Any] = {}
-    for name, value in list(globals().items()):
+    namespace = globals() if namespace is None else namespace
+    for name, value in list(namespace.items()):
         if isinstance(value, types.FunctionType):
             found[name] = (value, value.__code__)
-        elif isinstance(value, type) and value.__module__ == __name__:
+        elif isinstance(value, type) and value.__module__ == namespace["__name__"]:
             for attr, member in list(vars(value).items()):
                 function = getattr(member, "__func__", member)
                 code = getattr(function, "__code__", None)
