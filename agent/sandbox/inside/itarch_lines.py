@@ -104,22 +104,31 @@ def _empty_path(code: types.CodeType) -> set[int]:
     return lines
 
 
+_JUMPS = frozenset(op for op, name in enumerate(dis.opname) if "JUMP" in name)
+
+
 def _positions(code: types.CodeType) -> list[Any]:
-    """(first line, last line, [(line, (line, column), (end line, end column))] per code unit)
-    of this code object and every one nested in it (3.11+: older Pythons keep no columns)."""
+    """({line: [first, last] index of its units}, [(line, (line, column), (end line, end
+    column), is a jump)] per code unit) of this code object and every one nested in it (3.11+:
+    older Pythons keep no columns)."""
     found: list[Any] = []
     if not hasattr(code, "co_positions"):
         return found
-    jumps = {i.offset // 2 for i in dis.get_instructions(code) if "JUMP" in i.opname}
+    ops = code.co_code[0::2]
+    jumps = {i for i, op in enumerate(ops) if op in _JUMPS}
     units: list[Any] = []
     for i, (line, end_line, col, end_col) in enumerate(code.co_positions()):
         if line is None or col is None:
             units.append((None, (0, 0), (0, 0), False))
         else:
             units.append((line, (line, col), (end_line or line, end_col or 0), i in jumps))
-    lines = [u[0] for u in units if u[0] is not None]
-    if lines:
-        found.append((min(lines), max(u[2][0] for u in units if u[0] is not None), units))
+    where: dict[int, list[int]] = {}  # line -> [first, last] index of its units
+    for i, unit in enumerate(units):
+        if unit[0] is not None:
+            span = where.setdefault(unit[0], [i, i])
+            span[1] = i
+    if where:
+        found.append((where, units))
     for const in code.co_consts:
         if isinstance(const, types.CodeType):
             found.extend(_positions(const))
@@ -193,11 +202,12 @@ class _Instrumenter:
     """Rewrites one module's tree; `slots[k]` are the lines slot k stands for."""
 
     def __init__(
-        self, code_lines: set[int], always: dict[int, set[int]], positions: list[Any]
+        self, code_lines: set[int], always: dict[int, set[int]], code: types.CodeType
     ) -> None:
         self.code_lines = code_lines
         self.always = always  # comprehension's first line -> lines it reports when empty
-        self.positions = positions  # per code object: its lines, each unit's line and span
+        self._code = code  # the original code, whose positions `_stray` reads when needed
+        self._positions: list[Any] | None = None
         self.slots: list[tuple[int, ...]] = []
 
     def _slot(
@@ -223,14 +233,19 @@ class _Instrumenter:
             index = ast.Index(value=index)  # type: ignore[call-arg,unused-ignore]
         return index
 
-    def _record(self, k: int, at: ast.AST) -> ast.stmt:
-        target = ast.Subscript(
-            value=ast.Constant(value=_PLACEHOLDER), slice=self._index(k), ctx=ast.Store()
-        )
-        node = ast.Assign(targets=[target], value=ast.Constant(value=1))
-        for sub in ast.walk(node):
-            ast.copy_location(sub, at)
-        return node
+    def _record(self, k: int, at: Any) -> ast.stmt:
+        where = {
+            "lineno": at.lineno,
+            "col_offset": at.col_offset,
+            "end_lineno": at.end_lineno,
+            "end_col_offset": at.end_col_offset,
+        }
+        index: Any = ast.Constant(value=k, **where)
+        if sys.version_info < (3, 9):
+            index = ast.Index(value=index)  # type: ignore[call-arg,unused-ignore]
+        hits = ast.Constant(value=_PLACEHOLDER, **where)
+        target = ast.Subscript(value=hits, slice=index, ctx=ast.Store(), **where)
+        return ast.Assign(targets=[target], value=ast.Constant(value=1, **where), **where)
 
     def _marked(self, k: int, expr: ast.expr) -> ast.expr:
         """`(<hits>.__setitem__(k, 1), expr)[1]`: expr, recording slot k when evaluated."""
@@ -309,12 +324,16 @@ class _Instrumenter:
         for member in group:
             start = (member.lineno, member.col_offset)
             end = (_end(member), getattr(member, "end_col_offset", None) or 0)
-            for first_line, last_line, units in self.positions:
-                if last_line < start[0] or first_line > end[0]:
+            if self._positions is None:
+                self._positions = _positions(self._code)  # per code object: lines, units
+            for where, units in self._positions:
+                spans = [where[n] for n in range(start[0], end[0] + 1) if n in where]
+                if not spans:
                     continue
                 gap: list[Any] = []  # units since the last one inside the member
                 seen = False
-                for unit in units:
+                first = min(span[0] for span in spans)
+                for unit in units[first : max(span[1] for span in spans) + 1]:
                     line, begin, finish, _jump = unit
                     if line is None:
                         continue
@@ -336,11 +355,18 @@ class _Instrumenter:
         hold lines of their own (a comprehension's element and conditions, the branches of
         `x if c else y`, the operands after the first of `and`/`or`, a lambda's body): each
         records its lines when it runs. Returns those lines."""
+        tops = [
+            item
+            for part in parts
+            for item in (part if isinstance(part, list) else [part])
+            if isinstance(item, ast.AST)
+        ]
+        reach = {line for n in tops for line in (getattr(n, "lineno", 0), _end(n))}
+        if len(reach) < 2 and 0 not in reach:
+            return set()  # all on one line: no part has a line of its own
         nodes: list[ast.AST] = []
-        for part in parts:
-            for item in part if isinstance(part, list) else [part]:
-                if isinstance(item, ast.AST):
-                    nodes.extend(ast.walk(item))
+        for item in tops:
+            nodes.extend(ast.walk(item))
         parts_found = [(node, part) for node in nodes for part in _lazy_parts(node)]
         own: list[set[int]] = []
         for node, (_owner, _field, _index, group, fixed) in parts_found:
@@ -355,11 +381,14 @@ class _Instrumenter:
             own.append(lines)
         # a line counts for the innermost part that holds it
         inner: list[set[int]] = [set() for _ in parts_found]
+        by_node: dict[int, list[int]] = {}
+        for j, (other, _part) in enumerate(parts_found):
+            by_node.setdefault(id(other), []).append(j)
         for i, (_node, (_o, _f, _x, group, _fixed)) in enumerate(parts_found):
-            below = {id(sub) for member in group for sub in ast.walk(member)}
-            for j, (other, _part) in enumerate(parts_found):
-                if j != i and id(other) in below:
-                    inner[i] |= own[j]
+            for member in group:
+                for sub in ast.walk(member):
+                    for j in by_node.get(id(sub), ()):
+                        inner[i] |= own[j]
         found: set[int] = set()
         for (_node, (owner, field, index, _group, _fixed)), lines, nested in zip(
             parts_found, own, inner
@@ -426,16 +455,18 @@ def _bind(code: types.CodeType, hits: _Hits) -> types.CodeType:
     return code.replace(co_consts=consts)
 
 
-def instrument(source: bytes | str, filename: str) -> tuple[types.CodeType, _Hits, list[Any]]:
-    """(the code of the file with its records, its array, the lines of each slot)."""
+def instrument(
+    source: bytes | str, filename: str, original: types.CodeType | None = None
+) -> tuple[types.CodeType, _Hits, list[Any]]:
+    """(the code of the file with its records, its array, the lines of each slot); `original`
+    is the file's code as Python compiles it, when already at hand (from its .pyc)."""
     flags = ast.PyCF_ONLY_AST
     tree = compile(source, filename, "exec", flags, dont_inherit=True)
-    original = compile(tree, filename, "exec", dont_inherit=True)
+    if original is None:
+        original = compile(tree, filename, "exec", dont_inherit=True)
     if _PLACEHOLDER in _constants(original):
         raise ValueError("the file holds the recorder's own placeholder")
-    rewriter = _Instrumenter(
-        _code_lines(original), _empty_comprehensions(original), _positions(original)
-    )
+    rewriter = _Instrumenter(_code_lines(original), _empty_comprehensions(original), original)
     rewriter.module(tree)
     hits = _Hits(len(rewriter.slots))
     code = compile(tree, filename, "exec", dont_inherit=True)
@@ -472,12 +503,12 @@ class _Loader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         hook = type(self).hook
         path = self.get_filename(fullname)
-        source = self.get_data(path)
+        original = super().get_code(fullname)  # from the .pyc when it is up to date
         try:
-            code, hits, slots = instrument(source, path)
+            code, hits, slots = instrument(self.get_data(path), path, original)
         except Exception:  # whatever it is, the file still imports as it would without us
             hook.uninstrumented(path)
-            return super().get_code(fullname)
+            return original
         hook.add(path, _Module(hook.targets[path], hits, slots))
         return code
 
