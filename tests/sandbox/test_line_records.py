@@ -128,6 +128,10 @@ def fails(x):
     if x:
         raise ValueError("no %r" % x)
     return x
+
+
+def to_be_done(x):
+    """Only a docstring, which Python 3.11 returns from on the `def` line."""
 '''
 
 TESTS = """
@@ -216,6 +220,10 @@ def test_no_tracer_visible():
     flow.divide(1)
 
 
+def test_only_a_docstring():
+    assert flow.to_be_done(1) is None
+
+
 def test_compiled_with_records():
     assert any(isinstance(c, bytearray) for c in flow.divide.__code__.co_consts)
 
@@ -262,7 +270,7 @@ def test_records_the_lines_settrace_does(
     records = _run(monkeypatch, sandbox_factory, repo, "records", files, ["shopkit/flow.py"])
     settrace = _run(monkeypatch, sandbox_factory, repo, "settrace", files, ["shopkit/flow.py"])
 
-    assert set(records) == set(settrace) and len(records) == 18
+    assert set(records) == set(settrace) and len(records) == 19
     # the recorder was in use, then the old tracer
     assert records.pop("test_compiled_with_records").outcome == "passed"  # type: ignore[attr-defined]
     assert settrace.pop("test_compiled_with_records").outcome == "failed"  # type: ignore[attr-defined]
@@ -281,6 +289,7 @@ def test_records_the_lines_settrace_does(
         assert lines[name] == expected, name
     assert lines["test_thread"] == [47, 48, 49, 50, 51, 53, 54, 55, 56, 57, 58]  # in a thread
     assert lines["test_loops_without_iterations"] == [47, 48, 53, 54, 55, 56, 57, 58]
+    assert lines["test_only_a_docstring"] == [105]
     # the comprehension's condition and the `or`'s right side ran, or not
     assert {69, 71} & set(lines["test_multi_line_statements"]) == {69}
     assert {69, 71} & set(lines["test_multi_line_statements_short_circuit"]) == {71}

@@ -104,6 +104,17 @@ def _empty_path(code: types.CodeType) -> set[int]:
     return lines
 
 
+def _function_lines(code: types.CodeType) -> dict[tuple[str, int], set[int]]:
+    """{(name, first line): lines of its own code} of every function compiled in `code`."""
+    found: dict[tuple[str, int], set[int]] = {}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            lines = {line for _, line in dis.findlinestarts(const) if line is not None}
+            found.setdefault((const.co_name, const.co_firstlineno), set()).update(lines)
+            found.update(_function_lines(const))
+    return found
+
+
 _JUMPS = frozenset(op for op, name in enumerate(dis.opname) if "JUMP" in name)
 
 
@@ -207,6 +218,7 @@ class _Instrumenter:
         self.code_lines = code_lines
         self.always = always  # comprehension's first line -> lines it reports when empty
         self._code = code  # the original code, whose positions `_stray` reads when needed
+        self.function_lines = _function_lines(code)
         self._positions: list[Any] | None = None
         self.slots: list[tuple[int, ...]] = []
 
@@ -411,6 +423,18 @@ class _Instrumenter:
         """Records in the bodies of a compound statement."""
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             node.body = self.body(node.body, kind="function")
+            if (
+                len(node.body) == 1
+                and _is_docstring(node.body[0])
+                and not isinstance(node, ast.ClassDef)
+            ):
+                # Only a docstring: its return runs with a line of its own (3.11: the `def`
+                # line), which a line tracer reports for each call.
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                lines = self.function_lines.get((node.name, first), set())
+                if lines:
+                    self.slots.append(tuple(sorted(lines)))
+                    node.body.append(self._record(len(self.slots) - 1, node.body[0]))
             return
         for field in ("body", "orelse", "finalbody"):
             stmts = getattr(node, field, None)
