@@ -10,15 +10,26 @@ compound statement, those of its header: decorators, `def`/`class` line and sign
 `if`/`while` test, the `for` target and iterable, the `with` items, `try`, `match` subject).
 `elif` is a statement of its own in the `else` branch, so it counts when its test runs. A typed
 `except` header counts when an exception is matched against it (the record is part of the type
-expression, which runs only then); a bare `except:` and a `case` when their body runs.
+expression, which runs only then); a bare `except:` when its body runs; the `case` patterns of
+a `match` up to the one that matched. Parts of an expression that run only sometimes and have
+lines of their own (a comprehension's element and conditions, the branches of `x if c else y`,
+the operands of `and`/`or` after the first, a lambda's body) record their lines as they run,
+with the lines CPython 3.11 gives the jumps among their instructions and the lines an empty
+comprehension runs, which a line tracer also reports.
 
 Differences from `sys.settrace`, accepted:
-- a statement that starts counts with all its lines that hold code, even when it stops half-way
-  (an exception, `and`/`or`, `x if c else y`, a comprehension over nothing spanning lines);
-- a `case` pattern that is tried and fails to match does not count;
+- a statement that starts counts with all its lines that hold code, even when it raises
+  half-way (settrace reports the lines up to the one that raised);
+- multi-line conditions that nest comprehensions, lambdas or conditional expressions in one
+  another may still differ by a line that a jump carries;
+- a `case` that was tried counts once a later case matches or none does, not when matching
+  raises, and the guard of a case that did not match counts only on the case's own lines;
 - code of a traced file compiled other than through import (`exec` of its text,
   `runpy.run_path`) is not recorded;
-- lines run in any thread during the test count, not only in threads the test started.
+- lines run in any thread during the test count, not only in threads the test started, and a
+  generator started by an earlier test counts for the test that resumes it (settrace credits
+  neither);
+- the hook stays first on `sys.meta_path`, where a test listing the import hooks sees it.
 
 A traced file imported before the hook was installed, or loaded by another loader (pytest's
 assertion rewriting, a custom import hook), is traced with `sys.settrace` instead, by the caller.
@@ -520,7 +531,8 @@ class _Module:
 
 
 class _Loader(importlib.machinery.SourceFileLoader):
-    """The ordinary source loader, compiling with records and never writing a .pyc."""
+    """The ordinary source loader, compiling with records; only the original code is cached
+    in a .pyc, never the code with records."""
 
     hook: Any = None
 
