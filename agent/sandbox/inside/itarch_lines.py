@@ -391,6 +391,15 @@ class _Instrumenter:
         for item in tops:
             nodes.extend(ast.walk(item))
         parts_found = [(node, part) for node in nodes for part in _lazy_parts(node)]
+        if not parts_found:
+            return set()
+        # lines where code that always runs starts are never a part's own
+        sometimes = {id(sub) for _n, part in parts_found for m in part[3] for sub in ast.walk(m)}
+        always = {
+            line
+            for n in nodes
+            if id(n) not in sometimes and (line := getattr(n, "lineno", None)) is not None
+        }
         own: list[set[int]] = []
         for node, (_owner, _field, _index, group, fixed) in parts_found:
             lines: set[int] = set()
@@ -401,7 +410,7 @@ class _Instrumenter:
                 lines -= self._lines(other)
             if isinstance(node, _COMPREHENSIONS):
                 lines -= self.always.get(node.lineno, set())
-            own.append(lines)
+            own.append(lines - always)
         # a line counts for the innermost part that holds it
         inner: list[set[int]] = [set() for _ in parts_found]
         by_node: dict[int, list[int]] = {}
