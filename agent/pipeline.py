@@ -141,7 +141,7 @@ def generate(
                 message=f"nothing to test: {why}",
             )
         python = find_python(repo, settings.python)
-        key = run_key(render_context(ctx), task or "", model.name, settings)
+        key = run_key(render_context(_unmeasured(ctx)), task or "", model.name, settings)
         if journal is None:
             if settings.reuse and (earlier := earlier_run(repo, key)) is not None:
                 return _reused(repo, earlier, started, write=write, patch=patch)
@@ -190,6 +190,14 @@ def generate(
     finally:
         if journal is not None:
             journal.release()
+
+
+def _unmeasured(ctx: Context) -> Context:
+    """The context without what the test-impact index measured (which existing tests run the
+    change, which fail) and what the budget trimmed because of it: a run fills the index, so the
+    next run of the same change would otherwise never find the same context again."""
+    measured = {"existing_tests": [], "tests_by_execution": False, "failing_tests": []}
+    return ctx.model_copy(update={**measured, "dropped": []})
 
 
 def _reused(

@@ -8,6 +8,7 @@ been traced. The judge's baselines and `review` both start from here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,6 @@ from agent.source.imports import import_closure
 log = get_logger(__name__)
 
 _PASSED = ("passed", "xpassed")
-CHEAP_TRACING = (3, 12)  # sys.monitoring: tracing every source file costs little
 
 
 def index_for(sandbox: SandboxPort, repo: Path) -> ImpactIndex | None:
@@ -50,10 +50,12 @@ class ExistingRuns:
         self.sources = sorted(set(sources or []))
         self.environment = str(getattr(sandbox, "python", ""))
         # Tracing every source file (an entry that answers any question) is cheap with
-        # sys.monitoring (3.12+); on older interpreters it is done when asked (`itarch index`)
-        # or once the user built an index; otherwise runs are kept for what they traced.
-        version = getattr(sandbox, "python_version", (0, 0))
-        self.records = index is not None and (record or version >= (3, 12) or index.has_entries())
+        # sys.monitoring (3.12+) and with the records compiled into traced files before that
+        # (sandbox/inside/itarch_lines.py); with `sys.settrace` forced it is dear, so then it is
+        # done only when asked (`itarch index`) or once the user built an index, and otherwise
+        # runs are kept for what they traced.
+        cheap = os.environ.get("ITARCH_LINE_TRACER", "") != "settrace"
+        self.records = index is not None and (record or cheap or index.has_entries())
         self.reused = 0  # test files read back from the index, all calls
         self.seconds = 0.0  # the sandbox time of the last call
 

@@ -217,6 +217,25 @@ def test_a_second_check_of_the_same_change_reads_the_baseline_back_without_an_in
     assert second.gate_seconds["baseline"] < first.gate_seconds["baseline"]
     store = open_index(repo, create=False)
     assert store is not None and store.valid("tests/test_stock.py")
-    if sys.version_info < (3, 12):
-        # kept for what it traced only: not an index that answers the hook or the context
-        assert store.test_files() == [] and not store.has_entries()
+    # every source file traced (cheap on any Python): an index that answers the hook and context
+    assert store.test_files() == ["tests/test_stock.py"] and store.has_entries()
+
+
+def test_with_settrace_forced_a_check_keeps_runs_only_for_what_they_traced(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sys.settrace` over every source file is dear: without `itarch index` a check then keeps
+    its runs for the next check of the same change, not as entries that answer any question."""
+    monkeypatch.setenv("ITARCH_LINE_TRACER", "settrace")
+    proposal = repo / "tests/test_stock_copy.py"
+    proposal.write_text(
+        (repo / "tests/test_stock.py").read_text().replace("test_add_counts", "test_again"),
+        encoding="utf-8",
+    )
+    first = check(repo, [str(proposal)], settings=_settings(repo))
+    second = check(repo, [str(proposal)], settings=_settings(repo))
+
+    assert [t.reason for t in second.files[0].tests] == [t.reason for t in first.files[0].tests]
+    store = open_index(repo, create=False)
+    assert store is not None and store.valid("tests/test_stock.py")
+    assert store.test_files() == [] and not store.has_entries()
