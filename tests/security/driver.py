@@ -132,6 +132,9 @@ def leaks(secret: str, results: list[RunResult], checks: list[CheckResult], hits
 def run_case(case: Case, level: IsolationLevel, base: Path, tag: str, secret: str) -> dict:  # type: ignore[type-arg]
     world = plant(base / case.name, tag, secret)
     os.environ["HOME"] = str(world.home)
+    # itarch's own cache (answers about interpreters) is the host's, not the test's: kept
+    # beside the worlds, outside what the harness watches for escapes
+    os.environ["ITARCH_CACHE_DIR"] = str(base / "itarch-cache")
     catcher = Catcher(world.sockets())
     catcher.start()
     shared = SharedMemory(tag, f"ANTHROPIC_API_KEY={secret}".encode())
