@@ -158,7 +158,14 @@ def start_itarch(repo: Path, env: dict[str, str], *args: str) -> subprocess.Pope
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a terminal's foreground job takes Ctrl-C; a test session started in the background
+        # (`cmd &` in a script) passes SIGINT on ignored, and Python then keeps ignoring it
+        preexec_fn=_sigint_default,
     )
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_itarch(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
